@@ -1,0 +1,57 @@
+/**
+ * Identifier rules: BICs (ISO 9362) and IBANs (ISO 13616, mod-97) checked with `ibantools`, a maintained
+ * implementation with per-country IBAN formats; transaction references unique within the message.
+ */
+import { isValidBIC, isValidIBAN } from 'ibantools';
+import type { Account, Agent } from '../model.ts';
+import { reason, type Reason, type ReasonId } from '../reasons.ts';
+import type { Rule } from './context.ts';
+
+function checkBic(agent: Agent | undefined, transaction: number | undefined): Reason[] {
+  if (agent?.bic === undefined || isValidBIC(agent.bic)) return [];
+  return [reason('BIC_INVALID', agent.path, `${agent.bic} is not a valid BIC (ISO 9362: 4-letter institution, ISO 3166 country, location, optional branch).`, transaction)];
+}
+
+function checkIban(account: Account | undefined, id: ReasonId, transaction: number): Reason[] {
+  if (account?.iban === undefined || isValidIBAN(account.iban)) return [];
+  return [reason(id, `${account.path}/Id/IBAN`, `${account.iban} is not a valid IBAN (country format or check digits).`, transaction)];
+}
+
+export const bics: Rule = ({ header, group, transactions }) => {
+  const reasons = [
+    ...checkBic(header?.from, undefined),
+    ...checkBic(header?.to, undefined),
+    ...checkBic(group.instructingAgent, undefined),
+    ...checkBic(group.instructedAgent, undefined),
+  ];
+  for (const tx of transactions) {
+    const agents = [tx.instructingAgent, tx.instructedAgent, tx.debtorAgent, tx.creditorAgent, ...tx.intermediaryAgents, ...tx.charges.map((c) => c.agent)];
+    for (const agent of agents) reasons.push(...checkBic(agent, tx.index));
+  }
+  return reasons;
+};
+
+export const ibans: Rule = ({ transactions }) =>
+  transactions.flatMap((tx) => [
+    ...checkIban(tx.debtorAccount, 'DEBTOR_IBAN_INVALID', tx.index),
+    ...checkIban(tx.creditorAccount, 'CREDITOR_IBAN_INVALID', tx.index),
+    ...tx.otherAccounts.flatMap((account) => checkIban(account, 'IBAN_INVALID', tx.index)),
+  ]);
+
+/**
+ * TxId and UETR identify one transaction; a repeat within the message would make two payments
+ * indistinguishable downstream. The first occurrence stands, later ones are rejected.
+ */
+export const uniqueReferences: Rule = ({ transactions }) => {
+  const reasons: Reason[] = [];
+  const seen = { TxId: new Map<string, number>(), UETR: new Map<string, number>() };
+  for (const tx of transactions) {
+    for (const [element, value] of [['TxId', tx.transactionId], ['UETR', tx.uetr]] as const) {
+      if (value === undefined) continue;
+      const first = seen[element].get(value);
+      if (first === undefined) seen[element].set(value, tx.index);
+      else reasons.push(reason('DUPLICATE_REFERENCE', `${tx.path}/PmtId/${element}`, `${element} ${value} is already used by transaction ${first}.`, tx.index));
+    }
+  }
+  return reasons;
+};
