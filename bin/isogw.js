@@ -1,0 +1,8 @@
+#!/usr/bin/env node
+// The published command runs the TypeScript sources directly: Node 24 strips types natively, and every
+// source file uses only erasable syntax (checked by `erasableSyntaxOnly` in tsconfig.json).
+const { main } = await import('../src/cli/main.ts');
+process.exitCode = main(process.argv.slice(2), {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+});
