@@ -7,9 +7,10 @@ import type { Account, Agent } from '../model.ts';
 import { reason, type Reason, type ReasonId } from '../reasons.ts';
 import type { Rule } from './context.ts';
 
-function checkBic(agent: Agent | undefined, transaction: number | undefined): Reason[] {
+/** The BIC element is `BIC` in pacs.008 v01–v02 and `BICFI` since (and in every head.001). */
+function checkBic(agent: Agent | undefined, transaction: number | undefined, element: 'BIC' | 'BICFI'): Reason[] {
   if (agent?.bic === undefined || isValidBIC(agent.bic)) return [];
-  return [reason('BIC_INVALID', agent.path, `${agent.bic} is not a valid BIC (ISO 9362: 4-letter institution, ISO 3166 country, location, optional branch).`, transaction)];
+  return [reason('BIC_INVALID', `${agent.path}/${element}`, `${agent.bic} is not a valid BIC (ISO 9362: 4-letter institution, ISO 3166 country, location, optional branch).`, transaction)];
 }
 
 function checkIban(account: Account | undefined, id: ReasonId, transaction: number): Reason[] {
@@ -17,16 +18,17 @@ function checkIban(account: Account | undefined, id: ReasonId, transaction: numb
   return [reason(id, `${account.path}/Id/IBAN`, `${account.iban} is not a valid IBAN (country format or check digits).`, transaction)];
 }
 
-export const bics: Rule = ({ header, group, transactions }) => {
+export const bics: Rule = ({ version, header, group, transactions }) => {
+  const element = version <= 2 ? 'BIC' : 'BICFI';
   const reasons = [
-    ...checkBic(header?.from, undefined),
-    ...checkBic(header?.to, undefined),
-    ...checkBic(group.instructingAgent, undefined),
-    ...checkBic(group.instructedAgent, undefined),
+    ...checkBic(header?.from, undefined, 'BICFI'),
+    ...checkBic(header?.to, undefined, 'BICFI'),
+    ...checkBic(group.instructingAgent, undefined, element),
+    ...checkBic(group.instructedAgent, undefined, element),
   ];
   for (const tx of transactions) {
     const agents = [tx.instructingAgent, tx.instructedAgent, tx.debtorAgent, tx.creditorAgent, ...tx.intermediaryAgents, ...tx.charges.map((c) => c.agent)];
-    for (const agent of agents) reasons.push(...checkBic(agent, tx.index));
+    for (const agent of agents) reasons.push(...checkBic(agent, tx.index, element));
   }
   return reasons;
 };
