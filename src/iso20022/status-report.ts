@@ -23,6 +23,15 @@ export interface StatusReportOptions {
   readonly transactionStatus?: (index: number) => { status: TransactionStatus; reasons: readonly StatusReason[] } | undefined;
 }
 
+/**
+ * The original ids of a schema-invalid message may themselves be what is invalid (a 40-character MsgId);
+ * only values that fit the pacs.002 field are echoed, else ISO's NOTPROVIDED.
+ */
+function fitsMax35(text: string | undefined): text is string {
+  return text !== undefined && text.length > 0 && [...text].length <= 35;
+}
+const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?$/;
+
 function statusReason(reason: Reason): StatusReason {
   return { code: reason.code, additionalInfo: [`${reason.path}: ${reason.message}`] };
 }
@@ -34,9 +43,9 @@ export function statusReportFor(result: CheckedMessage, options: StatusReportOpt
     messageId: options.messageId,
     creationDateTime: options.creationDateTime,
     original: {
-      messageId: identity.messageId ?? 'NOTPROVIDED',
+      messageId: fitsMax35(identity.messageId) ? identity.messageId : 'NOTPROVIDED',
       messageNameId: result.messageType,
-      ...(identity.creationDateTime === undefined ? {} : { creationDateTime: identity.creationDateTime }),
+      ...(identity.creationDateTime !== undefined && ISO_DATE_TIME.test(identity.creationDateTime) ? { creationDateTime: identity.creationDateTime } : {}),
     },
     ...(options.gatewayBic === undefined ? {} : { instructingAgentBic: options.gatewayBic }),
     ...(instructedAgentBic === undefined ? {} : { instructedAgentBic }),
