@@ -11,13 +11,18 @@ import { EXIT, type CliIo } from './io.ts';
 import { pacs002For, verdictJson } from './validate.ts';
 
 const EXAMPLES_DIRECTORY = fileURLToPath(new URL('../../examples/', import.meta.url));
+/**
+ * The examples were written on 2026-11-21; the demo checks them against that day's clock so that the
+ * creation-time rule (DT02: at most 30 days old) does not turn the accepted example stale next month.
+ */
+const EXAMPLES_CLOCK = new Date('2026-11-21T18:00:00Z');
 
 export function runDemo(io: CliIo, directory: string = EXAMPLES_DIRECTORY): number {
   const schemas = schemaSetFromDisk();
   const files = readdirSync(directory).filter((f) => f.endsWith('.xml')).sort();
-  io.out(`iso20022-gateway demo: checking ${files.length} example messages from ${directory}\n`);
+  io.out(`iso20022-gateway demo: checking ${files.length} example messages from ${directory} (clock: ${EXAMPLES_CLOCK.toISOString()})\n`);
   for (const file of files) {
-    const now = new Date();
+    const now = EXAMPLES_CLOCK;
     const result = checkPacs008(readFileSync(`${directory}${file}`), { schemas, now });
     const verdict = verdictJson(file, result);
     const status = typeof verdict.status === 'string' ? verdict.status : 'not identifiable';

@@ -27,7 +27,7 @@ export const controlSum: Rule = ({ group, transactions }) => {
   const sum = addDecimals(transactions.map((tx) => tx.settlementAmount.value));
   if (compareDecimals(sum, group.controlSum.value) === 0) return [];
   return [reason('CTRL_SUM_MISMATCH', group.controlSum.path,
-    `CtrlSum is ${group.controlSum.text} but the IntrBkSttlmAmt of the ${transactions.length} transactions sum to ${formatDecimal(sum)}.`)];
+    `CtrlSum is ${group.controlSum.text} but the IntrBkSttlmAmt of the transactions sum to ${formatDecimal(sum)}.`)];
 };
 
 export const totalSettlementAmount: Rule = ({ group, transactions }) => {
