@@ -4,9 +4,9 @@
  */
 import { XmlDocument } from 'libxml2-wasm';
 import { describe, expect, it } from 'vitest';
-import xsdValidator from 'xsd-schema-validator';
 import { pacs002For } from '../../src/cli/validate.ts';
 import { fixtureFiles, FIXTURE_CLOCK, check, readFixture, schemas, XSD } from '../support/fixtures.ts';
+import { xercesValid, xercesValidateXml } from '../support/xerces.ts';
 
 const NS = 'urn:iso:std:iso:20022:tech:xsd:';
 
@@ -41,12 +41,12 @@ describe('pacs.002 for every identifiable fixture', () => {
     }
   });
 
-  it('Xerces agrees that the accepted, rejected and partial answers are valid', async () => {
+  it.skipIf(xercesValidateXml === undefined)('Xerces agrees that the accepted, rejected and partial answers are valid', async () => {
     for (const file of ['accept/shapes/bah-swift-envelope.xml', 'reject/AM10--ctrl-sum-mismatch.xml', 'reject/AC03--partial-second-transaction-creditor-iban.xml']) {
       const a = answer(file);
       if (a === undefined) throw new Error(`${file} should be identifiable`);
       a.doc.dispose();
-      await expect(xsdValidator.validateXML(a.xml, `${XSD}${a.messageId}.xsd`)).resolves.toMatchObject({ valid: true });
+      expect(await xercesValid(a.xml, `${XSD}${a.messageId}.xsd`)).toBe(true);
     }
   }, 60_000);
 });
