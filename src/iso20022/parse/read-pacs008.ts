@@ -33,6 +33,13 @@ const AGENT_ACCOUNTS = [
   'IntrmyAgt1Acct', 'IntrmyAgt2Acct', 'IntrmyAgt3Acct', 'DbtrAgtAcct', 'CdtrAgtAcct',
 ] as const;
 
+/**
+ * The model under construction. Optional members are assigned only when present (never `undefined`), in the
+ * order the model has always listed them; plain assignments instead of `...(x === undefined ? {} : { x })`
+ * spreads keep the reader off the allocation-heavy path (it runs for every message, ~40 objects a transaction).
+ */
+type Building<T> = { -readonly [K in keyof T]: T[K] };
+
 /** Thrown when a schema-valid document still lacks what the reader needs: a programmer error, not input. */
 function required<T>(value: T | undefined, what: string): T {
   if (value === undefined) throw new TypeError(`schema-valid pacs.008 lacks ${what}`);
@@ -53,38 +60,39 @@ function readAgent(element: ElementReader | undefined, names: VersionNames): Age
   if (element === undefined) return undefined;
   const institution = element.one('FinInstnId');
   if (institution === undefined) return { path: element.path };
+  const agent: Building<Agent> = { path: institution.path };
   const bic = institution.text(names.bic);
+  if (bic !== undefined) agent.bic = bic;
   const clearingMemberId = institution.one('ClrSysMmbId')?.text('MmbId');
+  if (clearingMemberId !== undefined) agent.clearingMemberId = clearingMemberId;
   const lei = institution.text('LEI');
+  if (lei !== undefined) agent.lei = lei;
   const name = institution.text('Nm') ?? institution.one('NmAndAdr')?.text('Nm');
-  return {
-    path: institution.path,
-    ...(bic === undefined ? {} : { bic }),
-    ...(clearingMemberId === undefined ? {} : { clearingMemberId }),
-    ...(lei === undefined ? {} : { lei }),
-    ...(name === undefined ? {} : { name }),
-  };
+  if (name !== undefined) agent.name = name;
+  return agent;
 }
 
 function readAccount(element: ElementReader | undefined): Account | undefined {
   if (element === undefined) return undefined;
+  const account: Building<Account> = { path: element.path };
   const id = element.one('Id');
   const iban = id?.text('IBAN');
+  if (iban !== undefined) account.iban = iban;
   const other = id?.one('Othr')?.text('Id');
+  if (other !== undefined) account.other = other;
   const currency = element.text('Ccy');
-  return {
-    path: element.path,
-    ...(iban === undefined ? {} : { iban }),
-    ...(other === undefined ? {} : { other }),
-    ...(currency === undefined ? {} : { currency }),
-  };
+  if (currency !== undefined) account.currency = currency;
+  return account;
 }
 
 function readParty(element: ElementReader | undefined, what: string): Party {
   const party = required(element, what);
+  const out: Building<Party> = { path: party.path };
   const name = party.text('Nm');
+  if (name !== undefined) out.name = name;
   const country = party.one('PstlAdr')?.text('Ctry') ?? party.text('CtryOfRes');
-  return { path: party.path, ...(name === undefined ? {} : { name }), ...(country === undefined ? {} : { country }) };
+  if (country !== undefined) out.country = country;
+  return out;
 }
 
 function readGroupHeader(group: ElementReader, names: VersionNames): GroupHeader {
@@ -112,19 +120,20 @@ function readGroupHeader(group: ElementReader, names: VersionNames): GroupHeader
 function readCharges(tx: ElementReader, names: VersionNames): ChargesInfo[] {
   return tx.all('ChrgsInf').map((charges) => {
     const agent = readAgent(charges.one(names.chargesAgent), names);
-    return {
-      path: charges.path,
-      amount: required(readAmount(charges.one(names.chargesAmount)), 'ChrgsInf amount'),
-      ...(agent === undefined ? {} : { agent }),
-    };
+    const out: Building<ChargesInfo> = { path: charges.path, amount: required(readAmount(charges.one(names.chargesAmount)), 'ChrgsInf amount') };
+    if (agent !== undefined) out.agent = agent;
+    return out;
   });
 }
 
 function readInstructions(tx: ElementReader): InstructionForCreditorAgent[] {
   return tx.all('InstrForCdtrAgt').map((instruction) => {
+    const out: Building<InstructionForCreditorAgent> = { path: instruction.path };
     const code = instruction.text('Cd');
+    if (code !== undefined) out.code = code;
     const info = instruction.text('InstrInf');
-    return { path: instruction.path, ...(code === undefined ? {} : { code }), ...(info === undefined ? {} : { info }) };
+    if (info !== undefined) out.info = info;
+    return out;
   });
 }
 
@@ -151,7 +160,7 @@ function readTransaction(tx: ElementReader, index: number, names: VersionNames):
     const account = readAccount(tx.one(name));
     if (account !== undefined) otherAccounts.push(account);
   }
-  return {
+  const transfer: Building<CreditTransfer> = {
     index,
     path: tx.path,
     endToEndId: required(paymentId.text('EndToEndId'), 'PmtId/EndToEndId'),
@@ -166,18 +175,22 @@ function readTransaction(tx: ElementReader, index: number, names: VersionNames):
     otherAccounts,
     instructionsForCreditorAgent: readInstructions(tx),
     remittanceUnstructured: tx.one('RmtInf')?.all('Ustrd').map((u) => u.content) ?? [],
-    ...(instructionId === undefined ? {} : { instructionId }),
-    ...(transactionId === undefined ? {} : { transactionId }),
-    ...(uetr === undefined ? {} : { uetr }),
-    ...(settlementDate === undefined ? {} : { settlementDate }),
-    ...(instructedAmount === undefined ? {} : { instructedAmount }),
-    ...(rate === undefined ? {} : { exchangeRate: { text: rate.content, value: decimalOf(rate.content, rate.path), path: rate.path } }),
-    ...(instructingAgent === undefined ? {} : { instructingAgent }),
-    ...(instructedAgent === undefined ? {} : { instructedAgent }),
-    ...(debtorAccount === undefined ? {} : { debtorAccount }),
-    ...(creditorAccount === undefined ? {} : { creditorAccount }),
-    ...(purposeCode === undefined ? {} : { purposeCode }),
   };
+  if (instructionId !== undefined) transfer.instructionId = instructionId;
+  if (transactionId !== undefined) transfer.transactionId = transactionId;
+  if (uetr !== undefined) transfer.uetr = uetr;
+  if (settlementDate !== undefined) transfer.settlementDate = settlementDate;
+  if (instructedAmount !== undefined) transfer.instructedAmount = instructedAmount;
+  if (rate !== undefined) {
+    const text = rate.content;
+    transfer.exchangeRate = { text, value: decimalOf(text, rate.path), path: rate.path };
+  }
+  if (instructingAgent !== undefined) transfer.instructingAgent = instructingAgent;
+  if (instructedAgent !== undefined) transfer.instructedAgent = instructedAgent;
+  if (debtorAccount !== undefined) transfer.debtorAccount = debtorAccount;
+  if (creditorAccount !== undefined) transfer.creditorAccount = creditorAccount;
+  if (purposeCode !== undefined) transfer.purposeCode = purposeCode;
+  return transfer;
 }
 
 export function readBusinessAppHeader(appHdr: XmlElement, version: number): BusinessAppHeader {
