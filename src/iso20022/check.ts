@@ -13,7 +13,7 @@ import { DEFAULT_MESSAGE_LIMITS, XML_ELEMENT_DEPTH_MAX, type MessageLimits } fro
 import type { CreditTransfer, Money, Pacs008 } from './model.ts';
 import { locateMessage } from './parse/locate.ts';
 import { identifyMessage, readBusinessAppHeader, readPacs008, type MessageIdentity } from './parse/read-pacs008.ts';
-import { head001Version, pacs008Version } from './parse/versions.ts';
+import { head001Version, pacs008MessageType, pacs008Version } from './parse/versions.ts';
 import { guardXmlBytes } from './parse/xml-guard.ts';
 import { reason, type Reason } from './reasons.ts';
 import { RULES } from './rules/index.ts';
@@ -85,10 +85,6 @@ function parseError(error: XmlParseError): Reason {
   return reason('XML_NOT_WELL_FORMED', '/', `${text}${where}`);
 }
 
-function messageTypeOf(version: number): string {
-  return `pacs.008.001.${String(version).padStart(2, '0')}`;
-}
-
 /** Splits reasons into message-level and per-transaction outcomes. */
 function verdict(
   messageType: string,
@@ -134,7 +130,7 @@ function checkDocument(root: XmlElement, options: CheckOptions, limits: MessageL
     const namespace = document.namespaceUri === '' ? 'no namespace' : `namespace ${document.namespaceUri}`;
     return unreadable([reason('MESSAGE_TYPE_UNSUPPORTED', '/Document', `The Document has ${namespace}; expected urn:iso:std:iso:20022:tech:xsd:pacs.008.001.01 to .14.`)]);
   }
-  const messageType = messageTypeOf(version);
+  const messageType = pacs008MessageType(version);
   const headerVersion = appHdr === undefined ? undefined : head001Version(appHdr.namespaceUri);
   if (appHdr !== undefined && headerVersion === undefined) {
     return unreadable([reason('HEADER_TYPE_UNSUPPORTED', '/AppHdr', `The AppHdr has namespace "${appHdr.namespaceUri}"; expected urn:iso:std:iso:20022:tech:xsd:head.001.001.01 to .04.`)], messageType);

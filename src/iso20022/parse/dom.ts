@@ -206,6 +206,3 @@ export function resolveLibxmlPath(documentRoot: XmlElement, xpath: string): XmlE
   return current === rootNode ? documentRoot : new XmlElementAt(current);
 }
 
-export function isElement(node: XmlNode | null): node is XmlElement {
-  return node instanceof XmlElement;
-}

@@ -11,6 +11,7 @@ import type {
   InstructionForCreditorAgent, Pacs008, Party,
 } from '../model.ts';
 import { ElementReader } from './dom.ts';
+import { pacs008MessageType } from './versions.ts';
 
 /** Element names that changed between versions. */
 interface VersionNames {
@@ -218,7 +219,7 @@ export function readPacs008(document: XmlElement, version: number, header?: Busi
   const message = required(ElementReader.root(document).one(names.message), names.message);
   const group = readGroupHeader(required(message.one('GrpHdr'), 'GrpHdr'), names);
   const transactions = message.all('CdtTrfTxInf').map((tx, i) => readTransaction(tx, i + 1, names));
-  const messageType = `pacs.008.001.${String(version).padStart(2, '0')}`;
+  const messageType = pacs008MessageType(version);
   return { version, messageType, namespace: document.namespaceUri, group, transactions, ...(header === undefined ? {} : { header }) };
 }
 

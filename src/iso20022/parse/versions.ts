@@ -44,6 +44,11 @@ export function head001Version(namespace: string): number | undefined {
   return (HEAD001_VERSIONS as readonly number[]).includes(id.version) ? id.version : undefined;
 }
 
+/** `8` → `pacs.008.001.08`. */
+export function pacs008MessageType(version: number): string {
+  return `pacs.008.001.${String(version).padStart(2, '0')}`;
+}
+
 /** File name of the official schema for a message id, as shipped in `xsd/`. */
 export function schemaFileName(messageId: string): string {
   return `${messageId}.xsd`;
