@@ -8,7 +8,7 @@
  * node objects: an element's children are listed once, on first lookup; each distinct element name is decoded
  * once per document; an XmlElement object is created only when a caller asks for one.
  */
-import { XmlElement, type XmlNode } from 'libxml2-wasm';
+import { XmlElement } from 'libxml2-wasm';
 import {
   ELEMENT_NODE, NAME, XmlElementAt, attributeOf, contentOf, elementFrom, field, firstChildOf, localNameOf, nextOf, nodeType, parentElementOf, pointerOf, prevOf, stringAt, type NodePtr,
 } from './libxml2-raw.ts';
