@@ -11,10 +11,13 @@ const USAGE = `usage: isogw <command> [options]
 commands:
   validate [--pacs002] FILE...   check pacs.008 files against their XSD and the business rules
   demo                           validate the example messages and show the pacs.002 answers
+  certs [--out DIR]              create the development PKI (default certs/dev; development only)
+  migrate                        apply the database migrations (DATABASE_URL)
+  stack                          run the authorization server and the gateway locally on the development PKI
 
 ${VALIDATE_USAGE}`;
 
-export function main(argv: string[], io: CliIo): number {
+export async function main(argv: string[], io: CliIo): Promise<number> {
   const [command, ...args] = argv;
   try {
     switch (command) {
@@ -22,6 +25,20 @@ export function main(argv: string[], io: CliIo): number {
         return runValidate(args, io);
       case 'demo':
         return runDemo(io);
+      case 'certs': {
+        // Loaded on demand: the X.509 writer (and its Reflect polyfill) is for this command only.
+        const { runCerts } = await import('./certs.ts');
+        return await runCerts(args, io);
+      }
+      case 'migrate': {
+        const { runMigrate } = await import('./migrate.ts');
+        return await runMigrate(args, io);
+      }
+      case 'stack': {
+        // Loaded on demand: servers, oidc-provider and the PKI writer are for this command only.
+        const { runStack } = await import('./stack.ts');
+        return await runStack(args, io);
+      }
       case undefined:
       case 'help':
       case '--help':
@@ -43,6 +60,11 @@ export function main(argv: string[], io: CliIo): number {
 }
 
 if (import.meta.main) {
+  // A reader that stops early (`... | head`) closes the pipe: that ends our output, not in a crash.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
   const io: CliIo = { out: (line) => process.stdout.write(`${line}\n`), err: (line) => process.stderr.write(`${line}\n`) };
-  process.exitCode = main(process.argv.slice(2), io);
+  process.exitCode = await main(process.argv.slice(2), io);
 }

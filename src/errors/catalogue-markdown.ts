@@ -3,6 +3,18 @@
  * `npm run docs:errors` writes it and test/unit/error-catalogue.test.ts fails when it is stale.
  */
 import { REASONS, type ReasonDefinition } from '../iso20022/index.ts';
+import { INTAKE_STATUS } from '../payments/intake.ts';
+import { OAUTH_ERRORS } from '../security/auth-failure.ts';
+
+/** What each intake status means, in the order a request can meet them. */
+const INTAKE_STATUS_MEANING: Record<keyof typeof INTAKE_STATUS, { body: string; meaning: string }> = {
+  accepted: { body: 'pacs.002 (XML)', meaning: 'Every transaction accepted (`GrpSts` ACTC), or some (PART; the others RJCT with reasons).' },
+  rejected: { body: 'pacs.002 (XML)', meaning: 'The message, or every transaction, failed the XSD or the rules: `GrpSts` RJCT with reason codes and element paths.' },
+  notEntitled: { body: 'pacs.002 (XML)', meaning: 'The message names a sending BIC (AppHdr/Fr, InstgAgt) the caller is not registered for: RJCT `AGNT` (`SENDER_NOT_ENTITLED`).' },
+  unreadable: { body: 'JSON `{error: "unreadable_message", reasons}` or `{error: "incomplete_body"}`', meaning: 'Not a pacs.008 we can identify (not well-formed XML, a DOCTYPE, an unknown namespace; the reasons below say which), or a body that broke off before its end.' },
+  tooLarge: { body: 'JSON `{error: "payload_too_large"}`', meaning: 'The body exceeds the message size limit (2 MiB by default).' },
+  unsupportedMediaType: { body: 'JSON `{error: "unsupported_media_type"}`', meaning: 'Content-Type is not application/xml (or text/xml).' },
+};
 
 export function errorCatalogueMarkdown(): string {
   const rows = (Object.entries(REASONS) as [string, ReasonDefinition][]).map(
@@ -10,7 +22,7 @@ export function errorCatalogueMarkdown(): string {
   );
   return `# Error catalogue
 
-Generated from \`src/iso20022/reasons.ts\` by \`npm run docs:errors\`; a test fails when this file is stale.
+Generated from \`src/iso20022/reasons.ts\`, \`src/payments/intake.ts\` and \`src/security/auth-failure.ts\` by \`npm run docs:errors\`; a test fails when this file is stale.
 
 Every rejection of a pacs.008 carries a stable **rule id** (what to switch on), the ISO 20022
 **ExternalStatusReason1Code** that goes into the pacs.002 (\`StsRsnInf/Rsn/Cd\`), and the **element path** of
@@ -24,5 +36,29 @@ Input that cannot be identified as a pacs.008 at all (the first rows, status "wh
 | Rule id | ISO code | Rejects | Meaning |
 |---|---|---|---|
 ${rows.join('\n')}
+
+## HTTP answers of \`POST /iso20022/pacs.008\`
+
+Authentication comes first (next section); only an authenticated, authorised caller's body is read.
+
+| Status | Body | Meaning |
+|---|---|---|
+${(Object.entries(INTAKE_STATUS) as [keyof typeof INTAKE_STATUS, number][])
+  .map(([name, status]) => `| ${status} | ${INTAKE_STATUS_MEANING[name].body} | ${INTAKE_STATUS_MEANING[name].meaning} |`)
+  .join('\n')}
+
+## Authentication and authorisation refusals (FAPI 2.0 resource server)
+
+Every protected route answers a refusal with the status below, a \`WWW-Authenticate\` challenge in the scheme the
+client used (\`DPoP\` with \`algs="PS256 ES256 EdDSA"\`, or \`Bearer\`; both when the request carried no
+credentials, then without an error code as RFC 6750 §3.1 asks), a JSON body \`{error, error_description}\`,
+\`Cache-Control: no-store\` and the \`x-fapi-interaction-id\` of the request. Connections without a client
+certificate issued by our CA never get this far: the TLS handshake refuses them.
+
+| Error | Status | Defined by | When |
+|---|---|---|---|
+${(Object.entries(OAUTH_ERRORS) as [string, { status: number; rfc: string; when: string }][])
+  .map(([code, e]) => `| \`${code}\` | ${e.status} | ${e.rfc} | ${e.when} |`)
+  .join('\n')}
 `;
 }

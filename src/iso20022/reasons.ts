@@ -44,6 +44,7 @@ export const REASONS = {
   HEADER_MSG_DEF_MISMATCH: { iso: 'FF01', scope: 'message', summary: 'AppHdr/MsgDefIdr differs from the message type of the Document namespace.' },
   HEADER_FROM_MISMATCH: { iso: 'AGNT', scope: 'message', summary: 'AppHdr/Fr does not name the instructing agent.' },
   HEADER_TO_MISMATCH: { iso: 'AGNT', scope: 'message', summary: 'AppHdr/To does not name the instructed agent.' },
+  SENDER_NOT_ENTITLED: { iso: 'AGNT', scope: 'message', summary: 'The message names a sending BIC (AppHdr/Fr or InstgAgt) the authenticated partner is not registered for; checked by the gateway, not by the message core.' },
   // ── transaction rules ────────────────────────────────────────────────────────────────────
   CURRENCY_NOT_ALLOWED: { iso: 'AM03', scope: 'transaction', summary: 'The currency is not an active ISO 4217 currency, or is a commodity, fund or test code.' },
   AMOUNT_DECIMALS_EXCEED_CURRENCY: { iso: 'AM12', scope: 'transaction', summary: 'The amount has more decimals than the currency\'s minor unit.' },

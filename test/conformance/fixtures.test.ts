@@ -65,7 +65,9 @@ const EXPECTED: Record<string, { rule: ReasonId; path: string; status: Status }>
 };
 
 /** Reasons only reachable by lowering a limit; check.test.ts triggers them. */
-const LIMIT_REASONS: ReasonId[] = ['MESSAGE_TOO_LARGE', 'TOO_MANY_TRANSACTIONS'];
+// Limit reasons are tested with lowered limits; SENDER_NOT_ENTITLED depends on the caller, so the gateway's
+// integration tests trigger it (test/integration/gateway-intake.test.ts).
+const LIMIT_REASONS: ReasonId[] = ['MESSAGE_TOO_LARGE', 'TOO_MANY_TRANSACTIONS', 'SENDER_NOT_ENTITLED'];
 
 const rejectFiles = fixtureFiles('reject');
 const acceptFiles = fixtureFiles('accept');

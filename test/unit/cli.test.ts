@@ -8,10 +8,10 @@ import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.ts';
 import { FIXTURES } from '../support/fixtures.ts';
 
-function run(...argv: string[]) {
+async function run(...argv: string[]) {
   const out: string[] = [];
   const err: string[] = [];
-  const status = main(argv, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  const status = await main(argv, { out: (l) => out.push(l), err: (l) => err.push(l) });
   return { status, out, err };
 }
 
@@ -20,8 +20,8 @@ const REJECTED = `${FIXTURES}reject/AM10--ctrl-sum-mismatch.xml`;
 const UNREADABLE = `${FIXTURES}reject/FF01--not-well-formed.xml`;
 
 describe('isogw validate', () => {
-  it('prints one JSON verdict per file and exits 0 when all are accepted', () => {
-    const { status, out } = run('validate', ACCEPTED);
+  it('prints one JSON verdict per file and exits 0 when all are accepted', async () => {
+    const { status, out } = await run('validate', ACCEPTED);
     expect(status).toBe(0);
     expect(out).toHaveLength(1);
     expect(JSON.parse(out[0] ?? '')).toEqual({
@@ -29,8 +29,8 @@ describe('isogw validate', () => {
     });
   });
 
-  it('exits 1 when any file is rejected, naming code, rule, path and message', () => {
-    const { status, out } = run('validate', ACCEPTED, REJECTED);
+  it('exits 1 when any file is rejected, naming code, rule, path and message', async () => {
+    const { status, out } = await run('validate', ACCEPTED, REJECTED);
     expect(status).toBe(1);
     const rejected = JSON.parse(out[1] ?? '');
     expect(rejected).toMatchObject({ accepted: false, messageType: 'pacs.008.001.08', transactions: 1, status: 'RJCT' });
@@ -40,31 +40,31 @@ describe('isogw validate', () => {
     }]);
   });
 
-  it('reports input that is not even XML as a rejection with a null message type', () => {
-    const { status, out } = run('validate', UNREADABLE);
+  it('reports input that is not even XML as a rejection with a null message type', async () => {
+    const { status, out } = await run('validate', UNREADABLE);
     expect(status).toBe(1);
     expect(JSON.parse(out[0] ?? '')).toMatchObject({ accepted: false, messageType: null, transactions: 0, reasons: [{ code: 'FF01', rule: 'XML_NOT_WELL_FORMED' }] });
   });
 
-  it('prints the pacs.002 with --pacs002', () => {
-    const { status, out } = run('validate', '--pacs002', REJECTED);
+  it('prints the pacs.002 with --pacs002', async () => {
+    const { status, out } = await run('validate', '--pacs002', REJECTED);
     expect(status).toBe(1);
     expect(out[0]).toContain('<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pacs.002.001.10">');
     expect(out[0]).toContain('<GrpSts>RJCT</GrpSts>');
     expect(out[0]).toContain('<Cd>AM10</Cd>');
   });
 
-  it('explains on stderr why unreadable input gets no pacs.002', () => {
-    const { out, err } = run('validate', '--pacs002', UNREADABLE);
+  it('explains on stderr why unreadable input gets no pacs.002', async () => {
+    const { out, err } = await run('validate', '--pacs002', UNREADABLE);
     expect(out).toEqual([]);
     expect(err.join('\n')).toMatch(/cannot be identified as a pacs\.008/);
   });
 
-  it('exits 2 on usage errors: no file, an unknown option, an unknown command, a missing file', () => {
-    expect(run('validate').status).toBe(2);
-    expect(run('validate', '--nope', ACCEPTED).status).toBe(2);
-    expect(run('frobnicate').status).toBe(2);
-    const missing = run('validate', `${FIXTURES}does-not-exist.xml`, ACCEPTED);
+  it('exits 2 on usage errors: no file, an unknown option, an unknown command, a missing file', async () => {
+    expect((await run('validate')).status).toBe(2);
+    expect((await run('validate', '--nope', ACCEPTED)).status).toBe(2);
+    expect((await run('frobnicate')).status).toBe(2);
+    const missing = await run('validate', `${FIXTURES}does-not-exist.xml`, ACCEPTED);
     expect(missing.status).toBe(2);
     expect(missing.err.join('\n')).toMatch(/cannot read .*does-not-exist\.xml: ENOENT/);
     expect(missing.out).toHaveLength(1); // the readable file is still checked

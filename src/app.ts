@@ -1,0 +1,64 @@
+/**
+ * The gateway as a Fastify application: plugins and routes registered in flow order. `server.ts` owns the process
+ * (config, listen, shutdown); this file owns what a request meets.
+ */
+import { randomUUID } from 'node:crypto';
+
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+
+import { type GatewayConfig, TLS12_BCP195_CIPHERS } from './config/gateway-config.ts';
+import type { IntakeRequest } from './payments/intake.ts';
+import type { IntakeResponse } from './payments/responses.ts';
+import { intakeRoute } from './routes/intake.ts';
+import { partnerSelfRoute } from './routes/partner-self.ts';
+import type { Authenticator } from './security/authenticate.ts';
+
+export interface GatewayDependencies {
+  readonly authenticate: Authenticator;
+  readonly intake: (request: IntakeRequest) => Promise<IntakeResponse>;
+  readonly now: () => Date;
+  readonly logger?: FastifyServerOptions['logger'];
+}
+
+/** FAPI 2.0 §6.2.1: `x-fapi-interaction-id` is a UUID (RFC 4122); echoed when the client sent a valid one. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function buildApp(config: GatewayConfig, deps: GatewayDependencies): FastifyInstance {
+  const directTls = config.clientCertificate.source === 'tls';
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    // Behind a TLS-terminating proxy we trust forwarded addresses only from the configured proxies.
+    trustProxy: config.clientCertificate.source === 'proxy-header' ? [...config.clientCertificate.trustedProxies] : false,
+    https: {
+      key: config.tls.privateKey,
+      cert: config.tls.certificate,
+      ca: config.tls.clientCa,
+      // Only mutual-TLS connections exist in direct mode: the client certificate is demanded and verified against
+      // our CA during the handshake, before any HTTP is parsed.
+      requestCert: directTls,
+      rejectUnauthorized: directTls,
+      minVersion: config.tls.minVersion,
+      ...(config.tls.minVersion === 'TLSv1.2' ? { ciphers: TLS12_BCP195_CIPHERS, honorCipherOrder: true } : {}),
+    },
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    const sent = request.headers['x-fapi-interaction-id'];
+    const interactionId = typeof sent === 'string' && UUID.test(sent) ? sent : randomUUID();
+    reply.header('x-fapi-interaction-id', interactionId);
+  });
+
+  app.setErrorHandler(async (error: { statusCode?: number; code?: string; message: string }, request, reply) => {
+    const status = error.statusCode ?? 500;
+    if (status >= 500) {
+      request.log.error({ err: error }, 'unhandled error');
+      return reply.code(500).header('cache-control', 'no-store').send({ error: 'server_error', error_description: 'internal error; the request changed nothing' });
+    }
+    return reply.code(status).header('cache-control', 'no-store').send({ error: 'invalid_request', error_description: error.message });
+  });
+
+  app.get('/health/live', async () => ({ status: 'live' }));
+  app.register(partnerSelfRoute, { authenticate: deps.authenticate, now: deps.now });
+  app.register(intakeRoute, { intake: deps.intake, now: deps.now });
+  return app;
+}

@@ -1,0 +1,128 @@
+/**
+ * The gateway's settings: one shape, validated once at boot, frozen. Tests build it directly; `server.ts` reads it
+ * from the environment with `gatewayConfigFromEnv`, which names the variable behind every mistake.
+ */
+import { readFileSync } from 'node:fs';
+
+import { SECURITY_LIMITS, type SecurityLimits } from '../security/limits.ts';
+
+export type TlsMinVersion = 'TLSv1.3' | 'TLSv1.2';
+
+export interface GatewayConfig {
+  readonly listen: { readonly host: string; readonly port: number };
+  /** How partners reach us, e.g. `https://gateway.example.com:8443`: the base of every DPoP htu, and our audience. */
+  readonly externalOrigin: URL;
+  readonly tls: {
+    readonly certificate: string;
+    readonly privateKey: string;
+    /** CA(s) whose client certificates we accept (PEM). */
+    readonly clientCa: string;
+    /** TLS 1.3 by default; TLS 1.2 only with the BCP 195 (RFC 9325) AEAD suites below. */
+    readonly minVersion: TlsMinVersion;
+  };
+  /** `tls`: verified at the handshake. `proxy-header`: a TLS-terminating proxy forwards it (RFC 9440). */
+  readonly clientCertificate:
+    | { readonly source: 'tls' }
+    | { readonly source: 'proxy-header'; readonly header: string; readonly trustedProxies: readonly string[] };
+  readonly authorizationServer: {
+    readonly issuer: string;
+    readonly jwksUri: URL;
+    /** PEM CA for the AS's TLS certificate; undefined = system trust store. */
+    readonly ca?: string | undefined;
+  };
+  /** The `aud` our access tokens must carry (the AS's resource indicator for us). */
+  readonly audience: string;
+  readonly partnersFile: string;
+  readonly redisUrl: string;
+  readonly dpopNonce?: { readonly secret: Uint8Array; readonly required: boolean } | undefined;
+  /** The gateway's own BIC, InstgAgt of the pacs.002 we send (optional). */
+  readonly gatewayBic?: string | undefined;
+  readonly limits: SecurityLimits;
+}
+
+/** RFC 9325 §4.2 recommended TLS 1.2 suites (ECDHE + AEAD); TLS 1.3 suites are all acceptable. */
+export const TLS12_BCP195_CIPHERS = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Reads `ISOGW_*` variables; every problem names its variable. Files are read here, once. */
+export function gatewayConfigFromEnv(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  const problems: string[] = [];
+  const required = (name: string): string => {
+    const value = env[name];
+    if (value === undefined || value.trim() === '') {
+      problems.push(`${name} is required`);
+      return '';
+    }
+    return value.trim();
+  };
+  const file = (name: string): string => {
+    const path = required(name);
+    if (path === '') return '';
+    try {
+      return readFileSync(path, 'utf8');
+    } catch (error) {
+      problems.push(`${name}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+      return '';
+    }
+  };
+  const url = (name: string, fallback?: string): URL => {
+    const text = env[name]?.trim() || fallback || required(name);
+    const parsed = URL.parse(text);
+    if (parsed === null || parsed.protocol !== 'https:') problems.push(`${name} must be an https URL (got "${text}")`);
+    return parsed ?? new URL('https://invalid.invalid');
+  };
+
+  const port = Number(env.ISOGW_PORT ?? '8443');
+  if (!Number.isInteger(port) || port < 0 || port > 65535) problems.push('ISOGW_PORT must be a port number');
+  const externalOrigin = url('ISOGW_EXTERNAL_URL');
+  if (externalOrigin.pathname !== '/' || externalOrigin.search !== '') problems.push('ISOGW_EXTERNAL_URL must be an origin (no path or query)');
+  const minVersion = (env.ISOGW_TLS_MIN_VERSION ?? 'TLSv1.3') as TlsMinVersion;
+  if (minVersion !== 'TLSv1.3' && minVersion !== 'TLSv1.2') problems.push('ISOGW_TLS_MIN_VERSION must be TLSv1.3 or TLSv1.2');
+  const issuer = required('ISOGW_AS_ISSUER');
+  const certHeader = env.ISOGW_CLIENT_CERT_HEADER?.trim().toLowerCase();
+  const proxies = (env.ISOGW_TRUSTED_PROXIES ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (certHeader !== undefined && certHeader !== '' && proxies.length === 0) {
+    problems.push('ISOGW_CLIENT_CERT_HEADER needs ISOGW_TRUSTED_PROXIES (the proxies allowed to send it)');
+  }
+  let dpopNonce: GatewayConfig['dpopNonce'];
+  if (env.ISOGW_DPOP_NONCE_SECRET !== undefined) {
+    const secret = Buffer.from(env.ISOGW_DPOP_NONCE_SECRET, 'base64url');
+    if (secret.length < 32) problems.push('ISOGW_DPOP_NONCE_SECRET must be at least 32 bytes, base64url');
+    dpopNonce = { secret, required: env.ISOGW_DPOP_NONCE_REQUIRED === 'true' };
+  }
+
+  const config: GatewayConfig = {
+    listen: { host: env.ISOGW_HOST ?? '127.0.0.1', port },
+    externalOrigin,
+    tls: {
+      certificate: file('ISOGW_TLS_CERT_FILE'),
+      privateKey: file('ISOGW_TLS_KEY_FILE'),
+      clientCa: file('ISOGW_CLIENT_CA_FILE'),
+      minVersion,
+    },
+    clientCertificate: certHeader ? { source: 'proxy-header', header: certHeader, trustedProxies: proxies } : { source: 'tls' },
+    authorizationServer: {
+      issuer,
+      jwksUri: url('ISOGW_AS_JWKS_URI', issuer === '' ? undefined : `${issuer.replace(/\/$/, '')}/jwks`),
+      ca: env.ISOGW_AS_CA_FILE === undefined ? undefined : file('ISOGW_AS_CA_FILE'),
+    },
+    audience: env.ISOGW_AUDIENCE?.trim() || externalOrigin.origin,
+    partnersFile: required('ISOGW_PARTNERS_FILE'),
+    redisUrl: env.ISOGW_REDIS_URL ?? env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    dpopNonce,
+    gatewayBic: env.ISOGW_BIC,
+    limits: SECURITY_LIMITS,
+  };
+  if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  return Object.freeze(config);
+}

@@ -1,0 +1,101 @@
+/**
+ * The gateway process: configuration → dependencies → buildApp → listen on TLS → graceful close. Everything a test
+ * would want to replace (clock, Redis, key set) is created here and passed down, never reached for globally.
+ */
+import { randomUUID, X509Certificate } from 'node:crypto';
+
+import { Redis } from 'ioredis';
+
+import { buildApp } from './app.ts';
+import { type GatewayConfig, gatewayConfigFromEnv } from './config/gateway-config.ts';
+import { schemaSetFromDisk } from './config/xsd-files.ts';
+import { HEAD001_VERSIONS, PACS008_VERSIONS, type SchemaSet } from './iso20022/index.ts';
+import { loadPartnerRegistry } from './partners/registry.ts';
+import { createIntake } from './payments/intake.ts';
+import { createAccessTokenVerifier } from './security/access-token.ts';
+import { createAuthenticator } from './security/authenticate.ts';
+import { createDpopNonces } from './security/dpop-nonce.ts';
+import { createRemoteKeySet } from './security/jwks.ts';
+import { createRedisReplayStore } from './security/replay-store.ts';
+
+export interface RunningGateway {
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export interface GatewayOverrides {
+  readonly now?: () => Date;
+  readonly schemas?: SchemaSet;
+  /** Redis key prefix (tests isolate themselves with it). */
+  readonly redisKeyPrefix?: string;
+}
+
+export async function startGateway(config: GatewayConfig, overrides: GatewayOverrides = {}): Promise<RunningGateway> {
+  const now = overrides.now ?? (() => new Date());
+  const registry = loadPartnerRegistry(config.partnersFile);
+  const schemas = overrides.schemas ?? schemaSetFromDisk();
+  // Compile every schema a partner may send at boot, so no partner's first message pays for it.
+  const two = (n: number) => String(n).padStart(2, '0');
+  schemas.warm([...PACS008_VERSIONS.map((v) => `pacs.008.001.${two(v)}`), ...HEAD001_VERSIONS.map((v) => `head.001.001.${two(v)}`)]);
+  // Fail closed and fast: with the offline queue off, a command against a down Redis errors at once instead of
+  // waiting in a queue, and the replay check answers 503.
+  const redis = new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: true });
+  redis.on('error', () => {}); // surfaced per command as ReplayStoreUnavailable; the client reconnects by itself
+  await redis.connect().catch(() => {});
+  const keySet = createRemoteKeySet({ jwksUri: config.authorizationServer.jwksUri, ca: config.authorizationServer.ca, limits: config.limits });
+  const authenticate = createAuthenticator({
+    externalOrigin: config.externalOrigin,
+    certificates:
+      config.clientCertificate.source === 'tls'
+        ? { mode: 'tls' }
+        : {
+            mode: 'proxy-header',
+            header: config.clientCertificate.header,
+            trustedProxies: config.clientCertificate.trustedProxies,
+            ca: new X509Certificate(config.tls.clientCa),
+          },
+    verifyAccessToken: createAccessTokenVerifier({
+      issuer: config.authorizationServer.issuer,
+      audience: config.audience,
+      keys: keySet.getKey,
+      limits: config.limits,
+    }),
+    replayStore: createRedisReplayStore(redis, { keyPrefix: `${overrides.redisKeyPrefix ?? 'isogw:'}replay:`, timeoutMs: config.limits.replayStoreTimeoutMs }),
+    registry,
+    dpopNonces:
+      config.dpopNonce === undefined
+        ? undefined
+        : { nonces: createDpopNonces(config.dpopNonce.secret, config.limits.dpopNonceRotationSeconds), required: config.dpopNonce.required },
+    limits: config.limits,
+  });
+  const intake = createIntake({
+    authenticate,
+    schemas,
+    now,
+    newReportId: () => `ISOGW-${randomUUID().replaceAll('-', '').slice(0, 28)}`,
+    gatewayBic: config.gatewayBic,
+  });
+  const app = buildApp(config, { authenticate, intake, now });
+  await app.listen({ host: config.listen.host, port: config.listen.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : config.listen.port;
+  return {
+    url: `https://localhost:${port}`,
+    port,
+    async close() {
+      await app.close();
+      await keySet.close();
+      redis.disconnect();
+    },
+  };
+}
+
+if (import.meta.main) {
+  const config = gatewayConfigFromEnv();
+  const gateway = await startGateway(config);
+  process.stdout.write(`iso20022-gateway listening on ${gateway.url} (external ${config.externalOrigin.origin})\n`);
+  const stop = () => void gateway.close().then(() => process.exit(0));
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
