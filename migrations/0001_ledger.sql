@@ -19,18 +19,20 @@ create table accounts (
   id                 bigint generated always as identity primary key,
   -- null for the gateway's own accounts (suspense, fees)
   participant_id     bigint references participants (id),
-  kind               text not null check (kind in ('settlement', 'suspense', 'fees')),
+  -- settlement: a participant's funds with the gateway, one per currency;
+  -- suspense: the gateway's in-flight account, holding payments accepted in process (two-phase, see 0002);
+  -- clearing: the gateway's position towards the onward settlement system, where settled outbound payments go;
+  -- funding: the source of dev/ops funding entries (overdraft allowed: it mirrors money brought in from outside);
+  -- fees: the gateway's income
+  kind               text not null check (kind in ('settlement', 'suspense', 'clearing', 'funding', 'fees')),
   currency           char(3) not null check (currency ~ '^[A-Z]{3}$'),
   balance            bigint not null default 0,
-  -- funds reserved by pending holds (two-phase payments); available = balance - pending_debits
-  pending_debits     bigint not null default 0 check (pending_debits >= 0),
-  pending_credits    bigint not null default 0 check (pending_credits >= 0),
   overdraft_allowed  boolean not null default false,
   created_at         timestamptz not null default now(),
   unique (participant_id, kind, currency),
   -- lets postings reference (account, currency) so a posting can never be in another currency than its account
   unique (id, currency),
-  check (overdraft_allowed or balance - pending_debits >= 0),
+  check (overdraft_allowed or balance >= 0),
   check (participant_id is not null or kind <> 'settlement')
 );
 -- one gateway-owned account per kind and currency (the unique constraint above ignores null participant_id)
@@ -119,5 +121,5 @@ end $$;
 grant usage on schema public to isogw_app;
 grant select on participants, accounts, journal_entries, postings to isogw_app;
 grant insert on participants, accounts, journal_entries, postings to isogw_app;
-grant update (balance, pending_debits, pending_credits) on accounts to isogw_app;
+grant update (balance) on accounts to isogw_app;
 revoke update, delete, truncate on journal_entries, postings from isogw_app;

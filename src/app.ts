@@ -8,15 +8,18 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 
 import { type GatewayConfig, TLS12_BCP195_CIPHERS } from './config/gateway-config.ts';
 import type { IntakeRequest } from './payments/intake.ts';
+import type { PaymentReads } from './payments/read-model.ts';
 import type { IntakeResponse } from './payments/responses.ts';
 import { intakeRoute } from './routes/intake.ts';
 import { partnerSelfRoute } from './routes/partner-self.ts';
+import { paymentsReadRoute } from './routes/payments-read.ts';
 import type { Authenticator } from './security/authenticate.ts';
 
 export interface GatewayDependencies {
   readonly authenticate: Authenticator;
   readonly intake: (request: IntakeRequest) => Promise<IntakeResponse>;
   readonly now: () => Date;
+  readonly reads: PaymentReads;
   readonly logger?: FastifyServerOptions['logger'];
 }
 
@@ -59,6 +62,7 @@ export function buildApp(config: GatewayConfig, deps: GatewayDependencies): Fast
 
   app.get('/health/live', async () => ({ status: 'live' }));
   app.register(partnerSelfRoute, { authenticate: deps.authenticate, now: deps.now });
+  app.register(paymentsReadRoute, { authenticate: deps.authenticate, now: deps.now, reads: deps.reads });
   app.register(intakeRoute, { intake: deps.intake, now: deps.now });
   return app;
 }

@@ -7,11 +7,15 @@ import { randomUUID, X509Certificate } from 'node:crypto';
 import { Redis } from 'ioredis';
 
 import { buildApp } from './app.ts';
+import { createDatabasePool } from './db/pool.ts';
+import { createIdempotencyFastPath } from './idempotency/index.ts';
+import { bookMessage } from './payments/book-message.ts';
 import { type GatewayConfig, gatewayConfigFromEnv } from './config/gateway-config.ts';
 import { schemaSetFromDisk } from './config/xsd-files.ts';
 import { HEAD001_VERSIONS, PACS008_VERSIONS, type SchemaSet } from './iso20022/index.ts';
 import { loadPartnerRegistry } from './partners/registry.ts';
 import { createIntake } from './payments/intake.ts';
+import { createPaymentReads } from './payments/read-model.ts';
 import { createAccessTokenVerifier } from './security/access-token.ts';
 import { createAuthenticator } from './security/authenticate.ts';
 import { createDpopNonces } from './security/dpop-nonce.ts';
@@ -43,6 +47,7 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
   const redis = new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: true });
   redis.on('error', () => {}); // surfaced per command as ReplayStoreUnavailable; the client reconnects by itself
   await redis.connect().catch(() => {});
+  const database = createDatabasePool(config.database);
   const keySet = createRemoteKeySet({ jwksUri: config.authorizationServer.jwksUri, ca: config.authorizationServer.ca, limits: config.limits });
   const authenticate = createAuthenticator({
     externalOrigin: config.externalOrigin,
@@ -75,8 +80,10 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
     now,
     newReportId: () => `ISOGW-${randomUUID().replaceAll('-', '').slice(0, 28)}`,
     gatewayBic: config.gatewayBic,
+    idempotency: createIdempotencyFastPath(redis, { keyPrefix: overrides.redisKeyPrefix ?? 'isogw:' }),
+    book: (request) => bookMessage(database, request),
   });
-  const app = buildApp(config, { authenticate, intake, now });
+  const app = buildApp(config, { authenticate, intake, now, reads: createPaymentReads(database) });
   await app.listen({ host: config.listen.host, port: config.listen.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.listen.port;
@@ -86,6 +93,7 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
     async close() {
       await app.close();
       await keySet.close();
+      await database.end();
       redis.disconnect();
     },
   };

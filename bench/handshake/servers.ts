@@ -24,7 +24,7 @@ import { Redis } from 'ioredis';
 
 import { loadAuthorizationServerKeyMaterial } from '../../src/authz/key-material.ts';
 import { startAuthorizationServer } from '../../src/authz/server.ts';
-import type { GatewayConfig } from '../../src/config/gateway-config.ts';
+import { DEFAULT_DATABASE_URL, type GatewayConfig } from '../../src/config/gateway-config.ts';
 import { loadPartnerRegistry } from '../../src/partners/registry.ts';
 import { SECURITY_LIMITS } from '../../src/security/limits.ts';
 import { startGateway } from '../../src/server.ts';
@@ -112,6 +112,7 @@ async function startGatewayRole(settings: ChildSettings): Promise<{ ready: Ready
     audience: origin,
     partnersFile: pki.registry,
     redisUrl: settings.redisUrl,
+    database: { url: process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL, role: 'isogw_app' },
     limits: SECURITY_LIMITS,
   });
   const keyPrefix = `${settings.redisKeyPrefix}gateway:`;

@@ -13,6 +13,7 @@ commands:
   demo                           validate the example messages and show the pacs.002 answers
   certs [--out DIR]              create the development PKI (default certs/dev; development only)
   migrate                        apply the database migrations (DATABASE_URL)
+  ledger fund|balance ...        fund a participant's account, show balances (DATABASE_URL; see ledger --help)
   stack                          run the authorization server and the gateway locally on the development PKI
 
 ${VALIDATE_USAGE}`;
@@ -33,6 +34,10 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       case 'migrate': {
         const { runMigrate } = await import('./migrate.ts');
         return await runMigrate(args, io);
+      }
+      case 'ledger': {
+        const { runLedger } = await import('./ledger.ts');
+        return await runLedger(args, io);
       }
       case 'stack': {
         // Loaded on demand: servers, oidc-provider and the PKI writer are for this command only.

@@ -15,7 +15,7 @@ import { Redis } from 'ioredis';
 import { loadAuthorizationServerKeyMaterial } from '../authz/key-material.ts';
 import { startAuthorizationServer } from '../authz/server.ts';
 import { createDevPki } from '../certs/dev-pki.ts';
-import type { GatewayConfig } from '../config/gateway-config.ts';
+import { DEFAULT_DATABASE_URL, type GatewayConfig } from '../config/gateway-config.ts';
 import { loadPartnerRegistry } from '../partners/registry.ts';
 import { SECURITY_LIMITS } from '../security/limits.ts';
 import { startGateway } from '../server.ts';
@@ -85,6 +85,7 @@ export async function runStack(args: string[], io: CliIo): Promise<number> {
     audience: gatewayOrigin,
     partnersFile: pki.registry,
     redisUrl,
+    database: { url: process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL, role: 'isogw_app' },
     limits: SECURITY_LIMITS,
   });
   const gateway = await startGateway(config);

@@ -34,6 +34,11 @@ export interface GatewayConfig {
   readonly audience: string;
   readonly partnersFile: string;
   readonly redisUrl: string;
+  readonly database: {
+    readonly url: string;
+    /** The role every gateway connection switches to (SET ROLE): it may append to the ledger, never rewrite it. */
+    readonly role: string | undefined;
+  };
   readonly dpopNonce?: { readonly secret: Uint8Array; readonly required: boolean } | undefined;
   /** The gateway's own BIC, InstgAgt of the pacs.002 we send (optional). */
   readonly gatewayBic?: string | undefined;
@@ -49,6 +54,9 @@ export const TLS12_BCP195_CIPHERS = [
   'ECDHE-RSA-AES256-GCM-SHA384',
   'ECDHE-RSA-CHACHA20-POLY1305',
 ].join(':');
+
+/** A local PostgreSQL with trust authentication (development, CI); the gateway assumes the app role on top. */
+export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -119,10 +127,22 @@ export function gatewayConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Gate
     audience: env.ISOGW_AUDIENCE?.trim() || externalOrigin.origin,
     partnersFile: required('ISOGW_PARTNERS_FILE'),
     redisUrl: env.ISOGW_REDIS_URL ?? env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    database: {
+      url: env.ISOGW_DATABASE_URL ?? env.DATABASE_URL ?? DEFAULT_DATABASE_URL,
+      role: databaseRole(env.ISOGW_DATABASE_ROLE, problems),
+    },
     dpopNonce,
     gatewayBic: env.ISOGW_BIC,
     limits: SECURITY_LIMITS,
   };
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
   return Object.freeze(config);
+}
+
+/** `isogw_app` unless set; `none` connects as the URL's user without SET ROLE (a deployment that logs in as the app role). */
+function databaseRole(value: string | undefined, problems: string[]): string | undefined {
+  const role = value?.trim() || 'isogw_app';
+  if (role === 'none') return undefined;
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(role)) problems.push('ISOGW_DATABASE_ROLE must be a plain lower-case role name (or none)');
+  return role;
 }

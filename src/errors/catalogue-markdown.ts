@@ -4,16 +4,23 @@
  */
 import { REASONS, type ReasonDefinition } from '../iso20022/index.ts';
 import { INTAKE_STATUS } from '../payments/intake.ts';
+import { PAYMENTS_READ_ERRORS } from '../routes/payments-read.ts';
 import { OAUTH_ERRORS } from '../security/auth-failure.ts';
 
 /** What each intake status means, in the order a request can meet them. */
 const INTAKE_STATUS_MEANING: Record<keyof typeof INTAKE_STATUS, { body: string; meaning: string }> = {
-  accepted: { body: 'pacs.002 (XML)', meaning: 'Every transaction accepted (`GrpSts` ACTC), or some (PART; the others RJCT with reasons).' },
-  rejected: { body: 'pacs.002 (XML)', meaning: 'The message, or every transaction, failed the XSD or the rules: `GrpSts` RJCT with reason codes and element paths.' },
+  accepted: { body: 'pacs.002 (XML)', meaning: 'Every transaction booked: `ACSC` when both agents are participants (settled at once), `ACSP` when the creditor agent is reached onward (held in suspense); or some (PART; the others RJCT with reasons). A replay of an earlier answer carries `Idempotent-Replayed: true`.' },
+  rejected: { body: 'pacs.002 (XML)', meaning: 'The message, or every transaction, failed the XSD, the rules or the ledger (`AM04` insufficient funds, `AM03` no settlement account in the currency): `GrpSts` RJCT with reason codes and element paths.' },
   notEntitled: { body: 'pacs.002 (XML)', meaning: 'The message names a sending BIC (AppHdr/Fr, InstgAgt) the caller is not registered for: RJCT `AGNT` (`SENDER_NOT_ENTITLED`).' },
+  duplicate: { body: 'pacs.002 (XML)', meaning: 'The message (instructing agent + MsgId), or every payment in it (UETR, or instructing agent + TxId), was booked before under another Idempotency-Key: RJCT `DUPL` (`DUPLICATE_MESSAGE`, `DUPLICATE_PAYMENT`) naming what was found; nothing is posted again.' },
+  keyInFlight: { body: 'JSON `{error: "idempotency_key_in_flight"}` + `Retry-After`', meaning: 'Another request with the same Idempotency-Key and body is still being booked; retry after it finishes to get its answer.' },
+  keyReused: { body: 'JSON `{error: "idempotency_key_reused"}`', meaning: 'The Idempotency-Key was used before with a different body (keys are kept for ever in the ledger, 24 h in the Redis fast path).' },
+  keyMissing: { body: 'JSON `{error: "idempotency_key_missing"}` or `{error: "idempotency_key_invalid"}`', meaning: 'No Idempotency-Key header, more than one, or one that is empty, longer than 255 characters or not visible ASCII. Checked before the body is read.' },
   unreadable: { body: 'JSON `{error: "unreadable_message", reasons}` or `{error: "incomplete_body"}`', meaning: 'Not a pacs.008 we can identify (not well-formed XML, a DOCTYPE, an unknown namespace; the reasons below say which), or a body that broke off before its end.' },
+  bodyTimeout: { body: 'JSON `{error: "body_timeout"}`', meaning: 'The body did not arrive within 10 s.' },
   tooLarge: { body: 'JSON `{error: "payload_too_large"}`', meaning: 'The body exceeds the message size limit (2 MiB by default).' },
   unsupportedMediaType: { body: 'JSON `{error: "unsupported_media_type"}`', meaning: 'Content-Type is not application/xml (or text/xml).' },
+  ledgerUnavailable: { body: 'JSON `{error: "ledger_unavailable"}` + `Retry-After`', meaning: 'The ledger could not book the message (database down, timed out); nothing was booked. Retry with the same Idempotency-Key.' },
 };
 
 export function errorCatalogueMarkdown(): string {
@@ -22,7 +29,7 @@ export function errorCatalogueMarkdown(): string {
   );
   return `# Error catalogue
 
-Generated from \`src/iso20022/reasons.ts\`, \`src/payments/intake.ts\` and \`src/security/auth-failure.ts\` by \`npm run docs:errors\`; a test fails when this file is stale.
+Generated from \`src/iso20022/reasons.ts\`, \`src/payments/intake.ts\`, \`src/routes/payments-read.ts\` and \`src/security/auth-failure.ts\` by \`npm run docs:errors\`; a test fails when this file is stale.
 
 Every rejection of a pacs.008 carries a stable **rule id** (what to switch on), the ISO 20022
 **ExternalStatusReason1Code** that goes into the pacs.002 (\`StsRsnInf/Rsn/Cd\`), and the **element path** of
@@ -45,6 +52,18 @@ Authentication comes first (next section); only an authenticated, authorised cal
 |---|---|---|
 ${(Object.entries(INTAKE_STATUS) as [keyof typeof INTAKE_STATUS, number][])
   .map(([name, status]) => `| ${status} | ${INTAKE_STATUS_MEANING[name].body} | ${INTAKE_STATUS_MEANING[name].meaning} |`)
+  .join('\n')}
+
+## HTTP answers of the read side (\`GET /payments/{uetr}\`, \`GET /accounts\`, \`GET /accounts/{id}/balance\`)
+
+Authentication comes first (next section), then the \`payments:read\` scope (403 \`insufficient_scope\`
+otherwise); only then is the path looked at. Besides 200 (JSON, or the latest pacs.002 as XML when \`Accept\`
+names \`application/xml\` or \`text/xml\`), the answers are JSON \`{error, error_description}\`:
+
+| Error | Status | Route | When |
+|---|---|---|---|
+${(Object.entries(PAYMENTS_READ_ERRORS) as [string, { status: number; route: string; when: string }][])
+  .map(([code, e]) => `| \`${code}\` | ${e.status} | \`${e.route}\` | ${e.when} |`)
   .join('\n')}
 
 ## Authentication and authorisation refusals (FAPI 2.0 resource server)

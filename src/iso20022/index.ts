@@ -8,3 +8,4 @@ export type * from './model.ts';
 export { REASONS, type Reason, type ReasonId, type ReasonDefinition } from './reasons.ts';
 export { SchemaSet, type SchemaLoader } from './validate/schemas.ts';
 export { PACS008_VERSIONS, HEAD001_VERSIONS } from './parse/versions.ts';
+export { statusReportFor, statusReason, type StatusReportOptions } from './status-report.ts';

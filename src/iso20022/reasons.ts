@@ -45,7 +45,11 @@ export const REASONS = {
   HEADER_FROM_MISMATCH: { iso: 'AGNT', scope: 'message', summary: 'AppHdr/Fr does not name the instructing agent.' },
   HEADER_TO_MISMATCH: { iso: 'AGNT', scope: 'message', summary: 'AppHdr/To does not name the instructed agent.' },
   SENDER_NOT_ENTITLED: { iso: 'AGNT', scope: 'message', summary: 'The message names a sending BIC (AppHdr/Fr or InstgAgt) the authenticated partner is not registered for; checked by the gateway, not by the message core.' },
+  DUPLICATE_MESSAGE: { iso: 'DUPL', scope: 'message', summary: 'The instructing agent\'s MsgId was accepted before (under another Idempotency-Key); nothing was posted again. Checked by the ledger, the final word on duplicates.' },
   // ── transaction rules ────────────────────────────────────────────────────────────────────
+  DUPLICATE_PAYMENT: { iso: 'DUPL', scope: 'transaction', summary: 'The UETR, or the instructing agent\'s TxId, belongs to a payment accepted before; nothing was posted again. Checked by the ledger.' },
+  INSUFFICIENT_FUNDS: { iso: 'AM04', scope: 'transaction', summary: 'The instructing agent\'s settlement account does not hold the amount; checked by the ledger when posting, and nothing was posted.' },
+  NO_SETTLEMENT_ACCOUNT: { iso: 'AM03', scope: 'transaction', summary: 'The instructing agent holds no settlement account with the gateway in the settlement currency; nothing was posted.' },
   CURRENCY_NOT_ALLOWED: { iso: 'AM03', scope: 'transaction', summary: 'The currency is not an active ISO 4217 currency, or is a commodity, fund or test code.' },
   AMOUNT_DECIMALS_EXCEED_CURRENCY: { iso: 'AM12', scope: 'transaction', summary: 'The amount has more decimals than the currency\'s minor unit.' },
   AMOUNT_ZERO: { iso: 'AM01', scope: 'transaction', summary: 'IntrBkSttlmAmt is zero.' },

@@ -32,7 +32,8 @@ function fitsMax35(text: string | undefined): text is string {
 }
 const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?$/;
 
-function statusReason(reason: Reason): StatusReason {
+/** A reason as the pacs.002 carries it: the ISO code, and the element path with the explanation in AddtlInf. */
+export function statusReason(reason: Reason): StatusReason {
   return { code: reason.code, additionalInfo: [`${reason.path}: ${reason.message}`] };
 }
 

@@ -4,7 +4,7 @@
  *      error if not, so it throws; the database checks the same at commit as a second line of defence;
  *   2. locks every account it touches in ascending id order (`FOR UPDATE`), so two entries over the same accounts
  *      queue instead of deadlocking, whatever order their lines are in;
- *   3. refuses, changing nothing, when an account without overdraft would drop below what its holds reserve
+ *   3. refuses, changing nothing, when an account without overdraft would drop below zero
  *      (ISO AM04, insufficient funds) — an operating result the caller turns into a rejection;
  *   4. appends the entry and its postings and moves the balance columns, all in the same transaction.
  */
@@ -21,7 +21,7 @@ export interface PostingLine {
 }
 
 export interface JournalEntryDraft {
-  readonly kind: 'transfer' | 'funding' | 'correction';
+  readonly kind: 'transfer' | 'hold' | 'hold_post' | 'hold_void' | 'funding' | 'correction';
   readonly reference: string;
   readonly lines: readonly PostingLine[];
 }
@@ -36,8 +36,8 @@ export const ENTRY_LINES_MAX = 64;
 export async function postEntry(client: PoolClient, entry: JournalEntryDraft): Promise<PostEntryResult> {
   assertWellFormed(entry);
   const accountIds = [...new Set(entry.lines.map((line) => line.accountId))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  const { rows } = await client.query<{ id: string; currency: string; balance: string; pending_debits: string; overdraft_allowed: boolean }>(
-    'select id, currency, balance, pending_debits, overdraft_allowed from accounts where id = any($1::bigint[]) order by id for update',
+  const { rows } = await client.query<{ id: string; currency: string; balance: string; overdraft_allowed: boolean }>(
+    'select id, currency, balance, overdraft_allowed from accounts where id = any($1::bigint[]) order by id for update',
     [accountIds.map(String)],
   );
   if (rows.length !== accountIds.length) throw new Error(`postEntry: unknown account among ${accountIds.join(', ')}`);
@@ -50,9 +50,8 @@ export async function postEntry(client: PoolClient, entry: JournalEntryDraft): P
   for (const row of rows) {
     const id = BigInt(row.id);
     const after = BigInt(row.balance) + (change.get(id) ?? 0n);
-    const available = after - BigInt(row.pending_debits);
-    if (!row.overdraft_allowed && available < 0n) {
-      return { kind: 'insufficient_funds', accountId: id, available: BigInt(row.balance) - BigInt(row.pending_debits), needed: -(change.get(id) ?? 0n) };
+    if (!row.overdraft_allowed && after < 0n) {
+      return { kind: 'insufficient_funds', accountId: id, available: BigInt(row.balance), needed: -(change.get(id) ?? 0n) };
     }
   }
 

@@ -1,19 +1,28 @@
 /**
  * The intake pipeline for `POST /iso20022/pacs.008`, as one ordered list of named stages, read top to bottom:
  *
- *   authenticate → authorise → readBody → check → entitle → respond
+ *   authenticate → authorise → requireIdempotencyKey → readBody → check → entitle → deduplicate → post → respond
  *
  * Each stage either enriches the intake's state or ends the request with a documented answer. Authentication runs
- * before a single body byte is read: strangers never make us buffer, parse or validate anything.
- * (Deduplication and posting to the ledger slot in between `entitle` and `respond`.)
+ * before a single body byte is read: strangers never make us buffer, parse or validate anything. A message that
+ * fails its schema, the rules or the entitlement check is answered without touching Redis or the ledger; only a
+ * message that could move money claims its Idempotency-Key and is booked.
+ *
+ * Time per stage is bounded: reading the body by INTAKE_TIME_LIMITS.bodyReadMs; parsing and validation by the
+ * message byte and transaction limits (they are synchronous and cannot be pre-empted, so their input is bounded
+ * instead); the idempotency claim by IDEMPOTENCY_REDIS_TIMEOUT_MS; booking by the database's statement, lock and
+ * connection timeouts (src/db/pool.ts), enforced by the server so that a timed-out booking is known to be undone.
  */
-import { buildPacs002, pacs002VersionFor } from '../iso20022/pacs002/index.ts';
-import { statusReportFor } from '../iso20022/status-report.ts';
+import { type IdempotencyFastPath, parseIdempotencyKey, requestFingerprint } from '../idempotency/index.ts';
+import { buildPacs002, pacs002VersionFor, type StatusReason, type TransactionStatus } from '../iso20022/pacs002/index.ts';
+import { reason } from '../iso20022/reasons.ts';
+import { statusReason, statusReportFor } from '../iso20022/status-report.ts';
 import { type CheckedMessage, checkPacs008, DEFAULT_MESSAGE_LIMITS, type MessageLimits, type SchemaSet } from '../iso20022/index.ts';
 import { FAPI_SIGNING_ALGORITHMS } from '../partners/registry.ts';
 import type { AuthRequest, Authenticator, Caller } from '../security/authenticate.ts';
 import { requireScope } from '../security/authenticate.ts';
 import { isAuthFailure } from '../security/auth-failure.ts';
+import { type BookedAnswer, type BookingOutcome, type BookingRequest, BookingUnavailable, type TransactionBooking } from './book-message.ts';
 import { entitlementViolation } from './entitlement.ts';
 import { authFailureResponse, type IntakeResponse, pacs002Response, problemResponse } from './responses.ts';
 
@@ -24,6 +33,8 @@ export interface IntakeRequest {
   readonly contentLength: number | undefined;
   /** The request body, unread. */
   readonly body: AsyncIterable<Uint8Array> | undefined;
+  /** Every Idempotency-Key header field sent (more than one is refused). */
+  readonly idempotencyKey: string | readonly string[] | undefined;
 }
 
 export interface IntakeDependencies {
@@ -34,28 +45,60 @@ export interface IntakeDependencies {
   readonly newReportId: () => string;
   readonly gatewayBic?: string | undefined;
   readonly messageLimits?: MessageLimits;
+  /** The Redis fast path in front of the ledger's uniqueness. */
+  readonly idempotency: IdempotencyFastPath;
+  /** Books a checked message in the ledger (bookMessage bound to the pool): the final word on duplicates. */
+  readonly book: (request: BookingRequest) => Promise<BookingOutcome>;
 }
+
+export const INTAKE_TIME_LIMITS = {
+  /** The whole body must arrive within this, however slowly it trickles (slow-loris bodies hold a connection). */
+  bodyReadMs: 10_000,
+  /** Retry-After for a 409 while the first request with the same key is still being booked. */
+  inFlightRetryAfterSeconds: 1,
+  /** Retry-After for a 503 when the ledger cannot book right now. */
+  ledgerUnavailableRetryAfterSeconds: 2,
+} as const;
 
 /** HTTP statuses of the intake (docs/errors.md is generated from this list). */
 export const INTAKE_STATUS = {
-  /** pacs.002 with every transaction accepted, or some (group status PART). */
+  /** pacs.002 with every transaction settled (ACSC) or accepted in process (ACSP), or some (group status PART). */
   accepted: 200,
-  /** pacs.002 RJCT: the message or every transaction failed the XSD or the rules. */
+  /** pacs.002 RJCT: the message or every transaction failed the XSD, the rules or the ledger (AM03, AM04). */
   rejected: 422,
   /** pacs.002 RJCT AGNT: the message names a sender BIC the caller is not registered for. */
   notEntitled: 403,
-  /** JSON problem: not a pacs.008 we can identify (not XML, DOCTYPE, unknown namespace...). */
+  /** pacs.002 RJCT DUPL: the message (or every payment in it) was booked before under another key. */
+  duplicate: 409,
+  /** JSON problem: another request with this Idempotency-Key is still being booked (Retry-After). */
+  keyInFlight: 409,
+  /** JSON problem: this Idempotency-Key was used before with a different body. */
+  keyReused: 422,
+  /** JSON problem: Idempotency-Key missing or malformed. */
+  keyMissing: 400,
+  /** JSON problem: not a pacs.008 we can identify (not XML, DOCTYPE, unknown namespace...), or a broken body. */
   unreadable: 400,
+  /** JSON problem: the body did not arrive within the time limit. */
+  bodyTimeout: 408,
   tooLarge: 413,
   unsupportedMediaType: 415,
+  /** JSON problem: the ledger cannot book right now; nothing was booked (Retry-After). */
+  ledgerUnavailable: 503,
 } as const;
+
+/** The header marking an answer as the stored answer to an earlier request with the same key (as Stripe names it). */
+export const REPLAY_HEADER = 'idempotent-replayed';
 
 const XML_MEDIA_TYPES = new Set(['application/xml', 'text/xml']);
 
 interface IntakeState {
   caller?: Caller;
+  idempotencyKey?: string;
   bytes?: Uint8Array;
+  fingerprint?: string;
   checked?: CheckedMessage;
+  /** The Redis claim on the key, when Redis answered. */
+  claimToken?: string;
   now: Date;
 }
 
@@ -76,6 +119,16 @@ export function createIntake(deps: IntakeDependencies): (request: IntakeRequest)
     return failure === undefined ? undefined : authFailureResponse(failure, FAPI_SIGNING_ALGORITHMS);
   };
 
+  const requireIdempotencyKey: Stage = (request, state) => {
+    const header = parseIdempotencyKey(request.idempotencyKey);
+    if (header.kind === 'missing') {
+      return problemResponse(INTAKE_STATUS.keyMissing, 'idempotency_key_missing', 'send an Idempotency-Key header: a unique value per payment message, reused only to retry it');
+    }
+    if (header.kind === 'invalid') return problemResponse(INTAKE_STATUS.keyMissing, 'idempotency_key_invalid', header.reason);
+    state.idempotencyKey = header.key;
+    return undefined;
+  };
+
   const readBody: Stage = async (request, state) => {
     const mediaType = request.contentType?.split(';')[0]?.trim().toLowerCase();
     if (mediaType === undefined || !XML_MEDIA_TYPES.has(mediaType)) {
@@ -86,17 +139,27 @@ export function createIntake(deps: IntakeDependencies): (request: IntakeRequest)
     if (request.contentLength !== undefined && request.contentLength > limits.messageBytesMax) return tooLarge();
     const chunks: Uint8Array[] = [];
     let size = 0;
+    const deadline = state.now.getTime() + INTAKE_TIME_LIMITS.bodyReadMs;
+    const body: AsyncIterable<Uint8Array> = request.body ?? (async function* () {})();
+    const iterator = body[Symbol.asyncIterator]();
     try {
-      for await (const chunk of request.body ?? []) {
-        size += chunk.byteLength;
+      for (;;) {
+        const next = await withDeadline(iterator.next(), deadline);
+        if (next === TIMED_OUT) {
+          await iterator.return?.();
+          return problemResponse(INTAKE_STATUS.bodyTimeout, 'body_timeout', `the body must arrive within ${INTAKE_TIME_LIMITS.bodyReadMs} ms`);
+        }
+        if (next.done === true) break;
+        size += next.value.byteLength;
         if (size > limits.messageBytesMax) return tooLarge();
-        chunks.push(chunk);
+        chunks.push(next.value);
       }
     } catch (error) {
       // The client went away or broke the framing mid-body: its mistake (or its network's), never a 500.
       return problemResponse(INTAKE_STATUS.unreadable, 'incomplete_body', `the request body could not be read: ${(error as Error).message}`);
     }
     state.bytes = Buffer.concat(chunks, size);
+    state.fingerprint = requestFingerprint(state.bytes);
     return undefined;
   };
 
@@ -123,25 +186,141 @@ export function createIntake(deps: IntakeDependencies): (request: IntakeRequest)
     return report(rejected, state, INTAKE_STATUS.notEntitled);
   };
 
+  /** Only a message that can move money claims its key; a rejected one is answered the same way every time. */
+  const bookable = (state: IntakeState): boolean => {
+    const checked = state.checked!;
+    return checked.message !== undefined && checked.messageReasons.length === 0 && checked.transactions.some((t) => t.accepted);
+  };
+
+  const deduplicate: Stage = async (_request, state) => {
+    if (!bookable(state)) return undefined;
+    const claim = await deps.idempotency.claim(state.caller!.clientId, state.idempotencyKey!, state.fingerprint!);
+    switch (claim.kind) {
+      case 'claimed':
+        state.claimToken = claim.token;
+        return undefined;
+      case 'completed':
+        return replayed(state, claim.response.status, claim.response.body);
+      case 'in_flight':
+        return withNonce(state, {
+          ...problemResponse(INTAKE_STATUS.keyInFlight, 'idempotency_key_in_flight', 'a request with this Idempotency-Key is still being processed; retry after it finishes'),
+          headers: { ...problemHeaders, 'retry-after': String(INTAKE_TIME_LIMITS.inFlightRetryAfterSeconds) },
+        });
+      case 'conflict':
+        return keyReused(state);
+      case 'unavailable':
+        // Redis is only the fast path: the ledger's unique constraints still decide, so go on without a claim.
+        return undefined;
+    }
+  };
+
+  const post: Stage = async (_request, state) => {
+    if (!bookable(state)) return undefined;
+    const caller = state.caller!;
+    let outcome: BookingOutcome;
+    try {
+      outcome = await deps.book({
+        clientId: caller.clientId,
+        idempotencyKey: state.idempotencyKey!,
+        fingerprint: state.fingerprint!,
+        checked: state.checked!,
+        answer: (bookings) => bookedAnswer(state, bookings),
+      });
+    } catch (error) {
+      await releaseClaim(state);
+      if (!(error instanceof BookingUnavailable)) throw error;
+      return withNonce(state, {
+        ...problemResponse(INTAKE_STATUS.ledgerUnavailable, 'ledger_unavailable', 'the ledger cannot book payments right now; nothing was booked, retry with the same Idempotency-Key'),
+        headers: { ...problemHeaders, 'retry-after': String(INTAKE_TIME_LIMITS.ledgerUnavailableRetryAfterSeconds) },
+      });
+    }
+    switch (outcome.kind) {
+      case 'booked':
+        await completeClaim(state, outcome.answer);
+        return withNonce(state, pacs002Response(outcome.answer.status, outcome.answer.body));
+      case 'replay':
+        await completeClaim(state, outcome.answer);
+        return replayed(state, outcome.answer.status, outcome.answer.body);
+      case 'key_reused':
+        await releaseClaim(state);
+        return keyReused(state);
+      case 'duplicate_message': {
+        const message = state.checked!.message!;
+        const statuses = outcome.original.statuses.length === 0 ? 'none accepted' : outcome.original.statuses.join(', ');
+        const duplicate: CheckedMessage = {
+          ...state.checked!,
+          accepted: false,
+          messageReasons: [
+            reason(
+              'DUPLICATE_MESSAGE',
+              `${message.group.path}/MsgId`,
+              `MsgId ${message.group.messageId} was received at ${outcome.original.receivedAt.toISOString()}; payment statuses: ${statuses}`,
+            ),
+          ],
+        };
+        const answer = report(duplicate, state, INTAKE_STATUS.duplicate);
+        await completeClaim(state, { status: answer.status, body: answer.body });
+        return answer;
+      }
+    }
+  };
+
   const respond: Stage = (_request, state) => {
     const checked = state.checked!;
     const anyAccepted = checked.messageReasons.length === 0 && checked.transactions.some((t) => t.accepted);
     return report(checked, state, anyAccepted ? INTAKE_STATUS.accepted : INTAKE_STATUS.rejected);
   };
 
-  const report = (checked: CheckedMessage, state: IntakeState, status: number): IntakeResponse => {
+  /** The pacs.002 for a booked message: each transaction's ledger outcome overrides its validation status. */
+  const bookedAnswer = (state: IntakeState, bookings: ReadonlyMap<number, TransactionBooking>): BookedAnswer => {
+    const outcomes = [...bookings.values()];
+    const anyBooked = outcomes.some((b) => b.kind === 'settled' || b.kind === 'held');
+    const allDuplicates = outcomes.length > 0 && outcomes.every((b) => b.kind === 'duplicate');
+    const status = anyBooked ? INTAKE_STATUS.accepted : allDuplicates ? INTAKE_STATUS.duplicate : INTAKE_STATUS.rejected;
+    const answer = report(state.checked!, state, status, (index) => {
+      const booking = bookings.get(index);
+      if (booking === undefined) return undefined;
+      return ledgerStatus(booking);
+    });
+    return { status: answer.status, body: answer.body };
+  };
+
+  const report = (
+    checked: CheckedMessage,
+    state: IntakeState,
+    status: number,
+    transactionStatus?: (index: number) => { status: TransactionStatus; reasons: readonly StatusReason[] } | undefined,
+  ): IntakeResponse => {
     const statusReport = statusReportFor(checked, {
       messageId: deps.newReportId(),
       creationDateTime: state.now.toISOString(),
       acceptedStatus: 'ACTC',
+      ...(transactionStatus === undefined ? {} : { transactionStatus }),
       ...(deps.gatewayBic === undefined ? {} : { gatewayBic: deps.gatewayBic }),
     });
     const version = Number(checked.messageType.slice(-2));
-    const extra: Record<string, string> = state.caller?.dpopNonce === undefined ? {} : { 'dpop-nonce': state.caller.dpopNonce };
-    return pacs002Response(status, buildPacs002(statusReport, pacs002VersionFor(version)), extra);
+    return withNonce(state, pacs002Response(status, buildPacs002(statusReport, pacs002VersionFor(version))));
   };
 
-  const STAGES: readonly Stage[] = [authenticate, authorise, readBody, check, entitle, respond];
+  const replayed = (state: IntakeState, status: number, body: string): IntakeResponse =>
+    withNonce(state, pacs002Response(status, body, { [REPLAY_HEADER]: 'true' }));
+
+  const keyReused = (state: IntakeState): IntakeResponse =>
+    withNonce(state, problemResponse(INTAKE_STATUS.keyReused, 'idempotency_key_reused', 'this Idempotency-Key was used before with a different body; a retry must resend the same bytes, a new message needs a new key'));
+
+  const completeClaim = async (state: IntakeState, answer: BookedAnswer): Promise<void> => {
+    if (state.claimToken === undefined) return;
+    const response = { status: answer.status, headers: { 'content-type': PACS002_CONTENT_TYPE }, body: answer.body };
+    // A failure here is harmless: the ledger keeps the answer and replays it once the Redis claim expires.
+    await deps.idempotency.complete(state.caller!.clientId, state.idempotencyKey!, state.claimToken, state.fingerprint!, response);
+  };
+
+  const releaseClaim = async (state: IntakeState): Promise<void> => {
+    if (state.claimToken === undefined) return;
+    await deps.idempotency.release(state.caller!.clientId, state.idempotencyKey!, state.claimToken);
+  };
+
+  const STAGES: readonly Stage[] = [authenticate, authorise, requireIdempotencyKey, readBody, check, entitle, deduplicate, post, respond];
 
   return async (request) => {
     const state: IntakeState = { now: deps.now() };
@@ -151,4 +330,40 @@ export function createIntake(deps: IntakeDependencies): (request: IntakeRequest)
     }
     throw new Error('intake pipeline ended without a response'); // unreachable: `respond` always answers
   };
+}
+
+const PACS002_CONTENT_TYPE = 'application/xml; charset=utf-8';
+const problemHeaders = { 'cache-control': 'no-store', 'content-type': 'application/json; charset=utf-8' } as const;
+
+/** Each ledger outcome as the pacs.002 reports it. */
+function ledgerStatus(booking: TransactionBooking): { status: TransactionStatus; reasons: readonly StatusReason[] } {
+  switch (booking.kind) {
+    case 'settled':
+      return { status: 'ACSC', reasons: [] };
+    case 'held':
+      return { status: 'ACSP', reasons: [] };
+    case 'rejected':
+    case 'duplicate':
+      return { status: 'RJCT', reasons: [statusReason(booking.reason)] };
+  }
+}
+
+/** DPoP-Nonce rides on every answer to a caller that has one (RFC 9449 §8: the next proof should use it). */
+function withNonce(state: IntakeState, response: IntakeResponse): IntakeResponse {
+  const nonce = state.caller?.dpopNonce;
+  return nonce === undefined ? response : { ...response, headers: { ...response.headers, 'dpop-nonce': nonce } };
+}
+
+const TIMED_OUT = Symbol('timed out');
+
+async function withDeadline<T>(promise: Promise<T>, deadlineMs: number): Promise<T | typeof TIMED_OUT> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<typeof TIMED_OUT>((resolve) => {
+    timer = setTimeout(() => resolve(TIMED_OUT), Math.max(0, deadlineMs - Date.now()));
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

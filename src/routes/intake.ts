@@ -46,6 +46,8 @@ export async function intakeRoute(app: FastifyInstance, options: IntakeRouteOpti
       contentType: request.headers['content-type'],
       contentLength: length === undefined ? undefined : Number(length),
       body: request.body as Readable | undefined,
+      // headersDistinct keeps repeated fields apart (Node would join them with ", " into what looks like one key)
+      idempotencyKey: request.raw.headersDistinct['idempotency-key'],
     });
     return reply.code(response.status).headers(response.headers).send(response.body);
   });

@@ -65,9 +65,18 @@ const EXPECTED: Record<string, { rule: ReasonId; path: string; status: Status }>
 };
 
 /** Reasons only reachable by lowering a limit; check.test.ts triggers them. */
-// Limit reasons are tested with lowered limits; SENDER_NOT_ENTITLED depends on the caller, so the gateway's
-// integration tests trigger it (test/integration/gateway-intake.test.ts).
-const LIMIT_REASONS: ReasonId[] = ['MESSAGE_TOO_LARGE', 'TOO_MANY_TRANSACTIONS', 'SENDER_NOT_ENTITLED'];
+// Limit reasons are tested with lowered limits; SENDER_NOT_ENTITLED depends on the caller and the DUPL/AM03/AM04
+// reasons on the ledger's state, so the gateway's integration tests trigger them (gateway-auth-entitlement,
+// gateway-money-path).
+const LIMIT_REASONS: ReasonId[] = [
+  'MESSAGE_TOO_LARGE',
+  'TOO_MANY_TRANSACTIONS',
+  'SENDER_NOT_ENTITLED',
+  'DUPLICATE_MESSAGE',
+  'DUPLICATE_PAYMENT',
+  'INSUFFICIENT_FUNDS',
+  'NO_SETTLEMENT_ACCOUNT',
+];
 
 const rejectFiles = fixtureFiles('reject');
 const acceptFiles = fixtureFiles('accept');

@@ -5,9 +5,12 @@
  * - bank-alpha: private_key_jwt at our authorization server, a DPoP-bound token, DPoP proofs made by openid-client;
  * - bank-beta: tls_client_auth over the AS's mTLS endpoint alias, a certificate-bound token.
  *
- * Each obtains its token and posts a pacs.008 to the gateway over mutual TLS, and gets an XSD-valid pacs.002.
+ * Each obtains its token and posts a pacs.008 to the gateway over mutual TLS, and gets an XSD-valid pacs.002 that
+ * says what the ledger did: bank-alpha's payment to a bank outside the gateway is held for the onward leg (ACSP),
+ * bank-beta's ten payments to bank-gamma settle on-us at once (ACSC). Balances move exactly once, and a retry with
+ * the same Idempotency-Key gets the same bytes back.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
 import { XmlDocument } from 'libxml2-wasm';
@@ -18,7 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startTestAuthorizationServer, type TestAuthorizationServer } from '../support/authz.ts';
 import { schemas } from '../support/fixtures.ts';
-import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { DEV_FUNDING_MINOR, startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { freshPacs008 } from '../support/messages.ts';
 
 let as: TestAuthorizationServer;
@@ -52,6 +55,20 @@ async function privateKeyOf(clientId: string): Promise<{ key: jose.CryptoKey; ki
   return jwk.kid === undefined ? { key } : { key, kid: jwk.kid };
 }
 
+async function balanceOf(bic: string, kind = 'settlement'): Promise<bigint> {
+  const { rows } = await gateway.database.pool.query<{ balance: string }>(
+    `select a.balance from accounts a left join participants p on p.id = a.participant_id
+      where a.currency = 'EUR' and a.kind = $2 and (p.bic = $1 or ($1 = '' and p.id is null))`,
+    [bic, kind],
+  );
+  return BigInt(rows[0]?.balance ?? '0');
+}
+
+/** Sum of the message's IntrBkSttlmAmt in cents, read from the exact decimal text. */
+function totalCents(xml: string): bigint {
+  return [...xml.matchAll(/<IntrBkSttlmAmt Ccy="EUR">(\d+)\.(\d{2})<\/IntrBkSttlmAmt>/g)].reduce((sum, m) => sum + BigInt(m[1]! + m[2]!), 0n);
+}
+
 function pacs002(xml: string): { groupStatus: string; transactionStatuses: string[] } {
   const doc = XmlDocument.fromString(xml);
   try {
@@ -68,7 +85,7 @@ function pacs002(xml: string): { groupStatus: string; transactionStatuses: strin
 }
 
 describe('bank-alpha: private_key_jwt + DPoP (openid-client)', () => {
-  it('obtains a DPoP-bound token and posts a pacs.008 that is answered with an XSD-valid pacs.002 ACTC', async () => {
+  it('obtains a DPoP-bound token, posts a pacs.008 to a bank outside the gateway: XSD-valid pacs.002 ACSP, funds held once, retry replayed', async () => {
     const config = await client.discovery(new URL(as.issuer), 'bank-alpha', {}, client.PrivateKeyJwt(await privateKeyOf('bank-alpha')), {
       [client.customFetch]: partnerFetch('bank-alpha'),
     });
@@ -77,18 +94,34 @@ describe('bank-alpha: private_key_jwt + DPoP (openid-client)', () => {
     expect(tokens.token_type.toLowerCase()).toBe('dpop');
 
     const { xml } = freshPacs008('alpha1');
-    const response = await client.fetchProtectedResource(
-      config,
-      tokens.access_token,
-      new URL('/iso20022/pacs.008', gateway.origin),
-      'POST',
-      xml,
-      new Headers({ 'content-type': 'application/xml' }),
-      { DPoP: dpop },
-    );
+    const idempotencyKey = randomUUID();
+    const post = () =>
+      client.fetchProtectedResource(
+        config,
+        tokens.access_token,
+        new URL('/iso20022/pacs.008', gateway.origin),
+        'POST',
+        xml,
+        new Headers({ 'content-type': 'application/xml', 'idempotency-key': `"${idempotencyKey}"` }),
+        { DPoP: dpop },
+      );
+    const response = await post();
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toContain('application/xml');
-    expect(pacs002(await response.text())).toEqual({ groupStatus: 'ACTC', transactionStatuses: ['ACTC'] });
+    const first = await response.text();
+    expect(pacs002(first)).toEqual({ groupStatus: 'ACSP', transactionStatuses: ['ACSP'] });
+    const amount = totalCents(xml);
+    expect(amount).toBe(4_873_265n);
+    expect(await balanceOf('DEUTDEFFXXX')).toBe(DEV_FUNDING_MINOR - amount);
+    expect(await balanceOf('', 'suspense')).toBe(amount);
+
+    // The partner's retry (same key, same bytes, a fresh DPoP proof): the same answer, byte for byte, nothing moved.
+    const retry = await post();
+    expect(retry.status).toBe(200);
+    expect(retry.headers.get('idempotent-replayed')).toBe('true');
+    expect(await retry.text()).toBe(first);
+    expect(await balanceOf('DEUTDEFFXXX')).toBe(DEV_FUNDING_MINOR - amount);
+    expect(await balanceOf('', 'suspense')).toBe(amount);
   });
 
   it('follows the gateway’s DPoP nonce challenge (RFC 9449 §9) without help', async () => {
@@ -125,7 +158,7 @@ describe('bank-alpha: private_key_jwt + DPoP (openid-client)', () => {
 });
 
 describe('bank-beta: tls_client_auth + certificate-bound token (openid-client)', () => {
-  it('obtains a certificate-bound token over the mTLS alias and posts a 10-transaction pacs.008', async () => {
+  it('obtains a certificate-bound token over the mTLS alias and posts a 10-transaction pacs.008 that settles on-us (ACSC)', async () => {
     const config = await client.discovery(new URL(as.issuer), 'bank-beta', { use_mtls_endpoint_aliases: true }, client.TlsClientAuth(), {
       [client.customFetch]: partnerFetch('bank-beta'),
     });
@@ -133,17 +166,22 @@ describe('bank-beta: tls_client_auth + certificate-bound token (openid-client)',
     expect(tokens.token_type.toLowerCase()).toBe('bearer');
     expect(jose.decodeJwt(tokens.access_token).cnf).toHaveProperty(['x5t#S256']);
 
+    const { xml } = freshPacs008('beta10');
+    const gammaBefore = await balanceOf('ABNANL2AXXX');
     const response = await client.fetchProtectedResource(
       config,
       tokens.access_token,
       new URL('/iso20022/pacs.008', gateway.origin),
       'POST',
-      freshPacs008('beta10').xml,
-      new Headers({ 'content-type': 'application/xml' }),
+      xml,
+      new Headers({ 'content-type': 'application/xml', 'idempotency-key': randomUUID() }),
     );
     expect(response.status).toBe(200);
     const report = pacs002(await response.text());
-    expect(report.groupStatus).toBe('ACTC');
-    expect(report.transactionStatuses).toEqual(Array.from({ length: 10 }, () => 'ACTC'));
+    expect(report.groupStatus).toBe('ACSC');
+    expect(report.transactionStatuses).toEqual(Array.from({ length: 10 }, () => 'ACSC'));
+    const amount = totalCents(xml);
+    expect(await balanceOf('COBADEFFXXX')).toBe(DEV_FUNDING_MINOR - amount);
+    expect(await balanceOf('ABNANL2AXXX')).toBe(gammaBefore + amount);
   });
 });

@@ -71,7 +71,7 @@ describe('RFC 8705 §3: certificate-bound access tokens over direct mutual TLS',
     const { request } = await validCertificateBoundRequest(matrix);
     const answer = await sendMatrix(request);
     expectAccepted(answer);
-    expect(readPacs002(answer.body).transactionStatuses).toEqual(Array.from({ length: 10 }, () => 'ACTC'));
+    expect(readPacs002(answer.body).transactionStatuses).toEqual(Array.from({ length: 10 }, () => 'ACSC'));
   });
 
   it('refuses bank-beta’s certificate-bound token over bank-alpha’s connection with 401 invalid_token', async () => {

@@ -12,15 +12,20 @@ import { type JWK, type CryptoKey, type KeyObject, exportJWK, generateKeyPair, i
 import { Agent, request } from 'undici';
 
 import type { GatewayConfig } from '../../src/config/gateway-config.ts';
+import { ensureSettlementAccount } from '../../src/ledger/accounts.ts';
+import { fundSettlementAccount } from '../../src/ledger/fund.ts';
 import { SECURITY_LIMITS } from '../../src/security/limits.ts';
 import { type RunningGateway, startGateway } from '../../src/server.ts';
 import { deleteKeysWithPrefix, type TestAuthorizationServer, TEST_REDIS_URL } from './authz.ts';
+import { createTestDatabase, type TestDatabase } from './database.ts';
 import { schemas } from './fixtures.ts';
 
 export interface TestGateway extends RunningGateway {
   readonly config: GatewayConfig;
   readonly origin: string;
   readonly redisKeyPrefix: string;
+  /** The gateway's own fresh, migrated database; its pool connects as the owner, for assertions and set-up. */
+  readonly database: TestDatabase;
 }
 
 export async function freePort(): Promise<number> {
@@ -37,6 +42,8 @@ export async function startTestGateway(
   overrides: Partial<Omit<GatewayConfig, 'listen' | 'externalOrigin'>> = {},
 ): Promise<TestGateway> {
   const port = await freePort();
+  const database = await createTestDatabase();
+  await fundDevParticipants(database);
   const origin = `https://localhost:${port}`;
   const config: GatewayConfig = Object.freeze({
     listen: { host: '127.0.0.1', port },
@@ -52,6 +59,7 @@ export async function startTestGateway(
     audience: as.gatewayAudience,
     partnersFile: as.pki.registry,
     redisUrl: TEST_REDIS_URL,
+    database: { url: database.url, role: 'isogw_app' },
     limits: SECURITY_LIMITS,
     ...overrides,
   });
@@ -62,11 +70,33 @@ export async function startTestGateway(
     config,
     origin,
     redisKeyPrefix,
+    database,
     close: async () => {
       await gateway.close();
       await deleteKeysWithPrefix(as.redis, redisKeyPrefix);
+      await database.close();
     },
   };
+}
+
+/** Each dev partner's EUR settlement account, funded with this much (minor units); bank-gamma's starts empty. */
+export const DEV_FUNDING_MINOR = 10_000_000_00n;
+
+/**
+ * The dev partners as ledger participants: bank-alpha (DEUTDEFFXXX) and bank-beta (COBADEFFXXX) funded in EUR,
+ * bank-gamma (ABNANL2AXXX) with an empty EUR account — so the template messages settle on-us (beta → gamma) or go
+ * onward (alpha → BNPAFRPP, not a participant) and are held in suspense.
+ */
+async function fundDevParticipants(database: TestDatabase): Promise<void> {
+  for (const [bic, name] of [['DEUTDEFFXXX', 'Bank Alpha'], ['COBADEFFXXX', 'Bank Beta']] as const) {
+    await fundSettlementAccount(database.pool, { bic, name, currency: 'EUR', amount: DEV_FUNDING_MINOR, reference: 'test funding' });
+  }
+  const client = await database.pool.connect();
+  try {
+    await ensureSettlementAccount(client, { bic: 'ABNANL2AXXX', name: 'Bank Gamma' }, 'EUR');
+  } finally {
+    client.release();
+  }
 }
 
 /** An HTTPS client holding one partner's certificate (or none, or any certificate/key pair given). */

@@ -1,6 +1,6 @@
 /**
  * Fresh pacs.008 bodies for tests that go through the gateway: the bench fixtures with new identifiers (MsgId,
- * BizMsgIdr, EndToEndId, UETR) and creation times of "now", so each message is unique and within the age window.
+ * BizMsgIdr, EndToEndId, TxId, UETR) and creation times of "now", so each message is unique and within the age window.
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -24,6 +24,7 @@ export function freshPacs008(template: MessageTemplate, now: Date = new Date()):
     .replace(/<CreDtTm>[^<]*<\/CreDtTm>/, `<CreDtTm>${stamp}</CreDtTm>`)
     .replace(/<CreDt>[^<]*<\/CreDt>/, `<CreDt>${stamp}</CreDt>`)
     .replace(/<UETR>[^<]*<\/UETR>/g, () => `<UETR>${randomUUID()}</UETR>`)
-    .replace(/<EndToEndId>[^<]*<\/EndToEndId>/g, () => `<EndToEndId>E2E-${messageId.slice(1, 20)}-${(transaction += 1)}</EndToEndId>`);
+    .replace(/<EndToEndId>[^<]*<\/EndToEndId>/g, () => `<EndToEndId>E2E-${messageId.slice(1, 20)}-${(transaction += 1)}</EndToEndId>`)
+    .replace(/<TxId>[^<]*<\/TxId>/g, () => `<TxId>TX-${randomUUID().replaceAll('-', '').slice(0, 28)}</TxId>`);
   return { xml, messageId };
 }
