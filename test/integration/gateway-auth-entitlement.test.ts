@@ -6,15 +6,16 @@
  * Every refusal starts from `validDpopRequest` (bank-alpha, its own connection, a DPoP-bound token with both
  * scopes, a proof for exactly this request) and changes one thing.
  *
- * Nothing refused here may be processed. The ledger does not exist yet, so this file proves it through the answer
- * (an OAuth error, or a pacs.002 that rejects the whole message); the lead adds a ledger assertion once postings
- * exist.
+ * Nothing refused here may be processed: the answer is an OAuth error or a pacs.002 that rejects the whole message,
+ * and the ledger (messages, payments, entries, outbox) is unchanged afterwards.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import {
   expectAccepted,
+  expectLedgerUntouched,
   expectRefused,
+  ledgerSnapshot,
   type Matrix,
   readPacs002,
   sendMatrix,
@@ -43,8 +44,10 @@ describe('RFC 6750 §3.1: the payments:write scope', () => {
   });
 
   it('refuses a POST with a token that carries only payments:read with 403 insufficient_scope naming payments:write', async () => {
+    const before = await ledgerSnapshot(matrix);
     const { request } = await validDpopRequest(matrix, { tokenClaims: { scope: 'payments:read' } });
     const answer = await sendMatrix(request);
+    await expectLedgerUntouched(matrix, before);
     expectRefused(answer, { status: 403, error: 'insufficient_scope', scheme: 'DPoP', because: 'payments:write' });
     expect(answer.headers['www-authenticate']).toContain('scope="payments:write"');
   });
@@ -69,8 +72,10 @@ describe('RFC 6750 §3.1: the payments:write scope', () => {
 
 describe('BIC entitlement: a partner sends only for its own BICs', () => {
   it('answers bank-alpha posting bank-beta’s message (AppHdr Fr and InstgAgt COBADEFFXXX) with 403 and a pacs.002 RJCT AGNT naming AppHdr/Fr', async () => {
+    const before = await ledgerSnapshot(matrix);
     const { request } = await validDpopRequest(matrix, { body: freshPacs008('beta10').xml });
     const answer = await sendMatrix(request);
+    await expectLedgerUntouched(matrix, before);
 
     expectEntitlementRefusal(answer);
     const report = readPacs002(answer.body);
@@ -81,8 +86,10 @@ describe('BIC entitlement: a partner sends only for its own BICs', () => {
   it('answers bank-alpha’s own message whose transaction names COBADEFFXXX as InstgAgt with 403 and AGNT naming that InstgAgt', async () => {
     const xml = freshPacs008('alpha1').xml.replace(/(<InstgAgt>\s*<FinInstnId>\s*<BICFI>)DEUTDEFFXXX/, '$1COBADEFFXXX');
     expect(xml).toContain('COBADEFFXXX');
+    const before = await ledgerSnapshot(matrix);
     const { request } = await validDpopRequest(matrix, { body: xml });
     const answer = await sendMatrix(request);
+    await expectLedgerUntouched(matrix, before);
 
     expectEntitlementRefusal(answer);
     expect(readPacs002(answer.body).additionalInformation.join('')).toBe(
