@@ -11,11 +11,13 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { Redis } from 'ioredis';
+import pg from 'pg';
 
 import { loadAuthorizationServerKeyMaterial } from '../authz/key-material.ts';
 import { startAuthorizationServer } from '../authz/server.ts';
 import { createDevPki } from '../certs/dev-pki.ts';
 import { DEFAULT_DATABASE_URL, type GatewayConfig } from '../config/gateway-config.ts';
+import { migrate } from '../db/migrate.ts';
 import { loadPartnerRegistry } from '../partners/registry.ts';
 import { SECURITY_LIMITS } from '../security/limits.ts';
 import { startGateway } from '../server.ts';
@@ -88,11 +90,20 @@ export async function runStack(args: string[], io: CliIo): Promise<number> {
     database: { url: process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL, role: 'isogw_app' },
     limits: SECURITY_LIMITS,
   });
+  // The ledger schema first: the gateway books into it from its first request.
+  const owner = new pg.Pool({ connectionString: config.database.url, max: 1 });
+  try {
+    const report = await migrate(owner);
+    if (report.applied.length > 0) io.out(`database              applied ${report.applied.join(', ')}`);
+  } finally {
+    await owner.end();
+  }
   const gateway = await startGateway(config);
 
   io.out(`authorization server  ${as.issuer}  (discovery: ${as.issuer}/.well-known/openid-configuration, mTLS alias ${as.mtlsOrigin})`);
   io.out(`gateway               ${gatewayOrigin}  (mutual TLS; POST /iso20022/pacs.008, GET /partners/me)`);
   io.out(`partners and keys     ${pki.dir}  (CA: ${pki.caCert})`);
+  io.out(`ledger                ${config.database.url}  (fund a partner: isogw ledger fund --bic DEUTDEFFXXX --currency EUR --amount 1000000.00)`);
   io.out('Ctrl-C stops both.');
   await new Promise<void>((resolveStop) => {
     process.once('SIGINT', resolveStop);

@@ -213,7 +213,7 @@ describe('what the ledger decides, as the pacs.002 and the database show it', ()
     const after = await ledgerSnapshot(matrix);
     // The message and its rejected payment are recorded (so a retry replays the answer); no money moved.
     expect(after.entries).toBe(before.entries);
-    expect(after.payments).toBe(before.payments + 1);
+    expect(after.payments).toBe(before.payments! + 1);
   });
 
   it('rejects with AM04 what the debtor cannot cover, settles what it can (PART), and moves exactly the settled sum', async () => {
