@@ -13,11 +13,10 @@ import { parseArgs } from 'node:util';
 
 import pg from 'pg';
 
-import { formatDecimal } from '../iso20022/decimal.ts';
 import { settlementCurrencyExponent } from '../iso20022/rules/currencies.ts';
 import { normalizeBic } from '../ledger/accounts.ts';
 import { fundSettlementAccount, FundingError, FUNDING_TEXT_LENGTH_MAX, LEDGER_MINOR_UNITS_MAX } from '../ledger/fund.ts';
-import { createPaymentReads } from '../payments/read-model.ts';
+import { amountIn, createPaymentReads } from '../payments/read-model.ts';
 import { EXIT, type CliIo, UsageError } from './io.ts';
 
 export const LEDGER_USAGE = `usage: DATABASE_URL=postgres://user@host:5432/db isogw ledger <subcommand> [options]
@@ -174,5 +173,5 @@ export function minorUnitsOf(text: string, currency: string): bigint {
 }
 
 function decimalText(minor: bigint, currency: string): string {
-  return formatDecimal({ coefficient: minor, scale: settlementCurrencyExponent(currency) ?? 0 });
+  return amountIn(currency, minor).value;
 }

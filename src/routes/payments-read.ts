@@ -11,12 +11,11 @@
  * else gets exactly the answer of something that does not exist, so probing never reveals what others hold.
  * Every answer is `Cache-Control: no-store`: statuses and balances must not sit in caches.
  */
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 import { normalizeBic } from '../ledger/accounts.ts';
 import { FAPI_SIGNING_ALGORITHMS } from '../partners/registry.ts';
-import type { AccountView, BalanceView, PaymentReads, PaymentView } from '../payments/read-model.ts';
-import { UUID_TEXT } from '../payments/read-model.ts';
+import { type AccountView, type BalanceView, type PaymentReads, type PaymentView, UUID_TEXT } from '../payments/read-model.ts';
 import { authFailureResponse, type IntakeResponse, pacs002Response, problemResponse } from '../payments/responses.ts';
 import { isAuthFailure } from '../security/auth-failure.ts';
 import { type Authenticator, type Caller, requireScope } from '../security/authenticate.ts';
@@ -50,9 +49,16 @@ export const PAYMENTS_READ_ERRORS = {
     route: 'GET /accounts/{id}/balance',
     when: 'No account with this id belongs to one of the caller’s BICs (a gateway account or another partner’s gets exactly this answer).',
   },
+  read_unavailable: {
+    status: 503,
+    route: 'GET /payments/{uetr}, GET /accounts, GET /accounts/{id}/balance',
+    when: 'The ledger database cannot be read right now (down, timed out); Retry-After says when to try again.',
+  },
 } as const;
 export type PaymentsReadError = keyof typeof PAYMENTS_READ_ERRORS;
 
+/** Seconds a client should wait before retrying a read the database could not answer. */
+export const READ_UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
 /** Account ids are PostgreSQL bigint identities: 1 … 2^63-1. */
 const ACCOUNT_ID_MAX = 2n ** 63n - 1n;
 const ACCOUNT_ID_TEXT = /^[1-9][0-9]*$/;
@@ -69,7 +75,7 @@ export async function paymentsReadRoute(app: FastifyInstance, options: PaymentsR
   const { reads } = options;
 
   /** Authenticates and checks the scope; undefined when the refusal has been sent. */
-  const reader = async (request: Parameters<typeof authRequestOf>[0], reply: FastifyReply): Promise<Caller | undefined> => {
+  const reader = async (request: FastifyRequest, reply: FastifyReply): Promise<Caller | undefined> => {
     const caller = await options.authenticate(authRequestOf(request, options.now()));
     if (isAuthFailure(caller)) {
       answer(reply, authFailureResponse(caller, FAPI_SIGNING_ALGORITHMS));
@@ -83,16 +89,30 @@ export async function paymentsReadRoute(app: FastifyInstance, options: PaymentsR
     return caller;
   };
 
-  app.get<{ Params: { uetr: string } }>('/payments/:uetr', async (request, reply) => {
+  /**
+   * Runs a read for an authorised caller. The database failing is no fault of the request: 503 with Retry-After
+   * (and the cause in our log), never a 500 — a read changes nothing, so a retry is always safe.
+   */
+  const readFor = async (request: FastifyRequest, reply: FastifyReply, read: (caller: Caller) => Promise<FastifyReply>): Promise<FastifyReply> => {
     const caller = await reader(request, reply);
     if (caller === undefined) return reply;
+    try {
+      return await read(caller);
+    } catch (error) {
+      request.log.error({ err: error }, 'read failed');
+      const response = problem('read_unavailable', 'the ledger cannot be read right now; retry later');
+      return answer(reply, { ...response, headers: { ...response.headers, 'retry-after': String(READ_UNAVAILABLE_RETRY_AFTER_SECONDS) } }, caller);
+    }
+  };
+
+  app.get<{ Params: { uetr: string } }>('/payments/:uetr', (request, reply) => readFor(request, reply, async (caller) => {
     const uetr = request.params.uetr.toLowerCase();
     if (!UUID_TEXT.test(uetr)) {
       return answer(reply, problem('invalid_uetr', 'the UETR must be a UUID such as eb6305c9-1f7f-49de-aed0-16487c27b42d'), caller);
     }
     const payment = await reads.paymentByUetr(uetr);
-    // One answer for "none" and "not yours": the description names only what the caller sent.
-    const notFound = () => answer(reply, problem('payment_not_found', `no payment with UETR ${uetr} is visible to this partner`), caller);
+    // One answer, byte for byte, for "none" and "not yours".
+    const notFound = () => answer(reply, problem('payment_not_found', 'no payment with this UETR is visible to this partner'), caller);
     if (payment === undefined || !maySee(caller, payment)) return notFound();
     if (wantsXml(request.headers.accept)) {
       const xml = await reads.latestReportXml(payment.paymentId);
@@ -100,18 +120,14 @@ export async function paymentsReadRoute(app: FastifyInstance, options: PaymentsR
       return answer(reply, pacs002Response(200, xml, { vary: 'accept' }), caller);
     }
     return answer(reply, json(200, paymentJson(payment), { vary: 'accept' }), caller);
-  });
+  }));
 
-  app.get('/accounts', async (request, reply) => {
-    const caller = await reader(request, reply);
-    if (caller === undefined) return reply;
+  app.get('/accounts', (request, reply) => readFor(request, reply, async (caller) => {
     const accounts = await reads.accountsOf(caller.partner.bics);
     return answer(reply, json(200, { accounts: accounts.map(accountJson) }), caller);
-  });
+  }));
 
-  app.get<{ Params: { id: string } }>('/accounts/:id/balance', async (request, reply) => {
-    const caller = await reader(request, reply);
-    if (caller === undefined) return reply;
+  app.get<{ Params: { id: string } }>('/accounts/:id/balance', (request, reply) => readFor(request, reply, async (caller) => {
     const id = accountIdOf(request.params.id);
     if (id === undefined) {
       return answer(reply, problem('invalid_account_id', 'the account id must be a positive decimal integer (see GET /accounts)'), caller);
@@ -119,10 +135,10 @@ export async function paymentsReadRoute(app: FastifyInstance, options: PaymentsR
     const balance = await reads.balance(id);
     const own = new Set(caller.partner.bics.map(normalizeBic));
     if (balance === undefined || balance.bic === null || !own.has(balance.bic)) {
-      return answer(reply, problem('account_not_found', `no account ${id} belongs to this partner`), caller);
+      return answer(reply, problem('account_not_found', 'no account with this id belongs to this partner'), caller);
     }
     return answer(reply, json(200, balanceJson(balance)), caller);
-  });
+  }));
 }
 
 /** The sender, or a partner named as instructing or creditor agent (BIC8 and BIC11 are the same institution). */

@@ -4,13 +4,16 @@
  * else, without learning that it exists), GET /accounts and GET /accounts/{id}/balance, every refusal's exact shape,
  * and that a balance read stays one primary-key row.
  *
- * The rows are written with the owner pool: accounts funded with fundSettlementAccount, money moved with postEntry,
- * and a message, its payments and their status events inserted as the intake would write them.
+ * The rows are written with the owner pool: accounts funded with fundSettlementAccount (on top of the test
+ * gateway's own dev funding), money moved with postEntry, and a message, its payments and their status events
+ * inserted as the intake writes them — so every field and both report sources are pinned. A last test books a
+ * real pacs.008 through the intake and reads it back.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { formatDecimal } from '../../src/iso20022/decimal.ts';
 import { fundSettlementAccount } from '../../src/ledger/fund.ts';
 import { gatewayAccount } from '../../src/ledger/accounts.ts';
 import { type JournalEntryDraft, postEntry } from '../../src/ledger/post-entry.ts';
@@ -25,7 +28,8 @@ import {
   validCertificateBoundRequest,
   validDpopRequest,
 } from '../support/auth-matrix.ts';
-import { type GatewayAnswer, startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { DEV_FUNDING_MINOR, type GatewayAnswer, startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { freshPacs008 } from '../support/messages.ts';
 
 let matrix: Matrix;
 let alphaEur: bigint;
@@ -34,6 +38,11 @@ let betaEur: bigint;
 let fundingEur: bigint;
 let settled: { uetr: string; paymentId: bigint; createdAt: Date; updatedAt: Date; events: { at: Date; entryId: bigint | null }[] };
 let rejected: { uetr: string };
+
+/** What the set-up leaves in bank-alpha's and bank-beta's EUR accounts (dev funding + ours ∓ the settled payment). */
+const ALPHA_EUR = DEV_FUNDING_MINOR + 1_000_000_00n - 1250_50n;
+const BETA_EUR = DEV_FUNDING_MINOR + 500_00n + 1250_50n;
+const eur = (minor: bigint) => ({ minor: minor.toString(), value: formatDecimal({ coefficient: minor, scale: 2 }) });
 
 /** The answer to the message, as the intake stored it (non-ASCII on purpose: the bytes must survive). */
 const MESSAGE_ANSWER = `<?xml version="1.0" encoding="UTF-8"?>
@@ -268,12 +277,12 @@ describe('GET /accounts', () => {
     const body = expectJson(await get('bank-alpha', '/accounts'), 200);
     expect(body).toEqual({
       accounts: [
-        { id: alphaEur.toString(), bic: 'DEUTDEFFXXX', kind: 'settlement', currency: 'EUR', balance: { minor: '99874950', value: '998749.50' } },
+        { id: alphaEur.toString(), bic: 'DEUTDEFFXXX', kind: 'settlement', currency: 'EUR', balance: eur(ALPHA_EUR) },
         { id: alphaJpy.toString(), bic: 'DEUTDEFFXXX', kind: 'settlement', currency: 'JPY', balance: { minor: '700000', value: '700000' } },
       ],
     });
     expect(expectJson(await get('bank-beta', '/accounts'), 200)).toEqual({
-      accounts: [{ id: betaEur.toString(), bic: 'COBADEFFXXX', kind: 'settlement', currency: 'EUR', balance: { minor: '175050', value: '1750.50' } }],
+      accounts: [{ id: betaEur.toString(), bic: 'COBADEFFXXX', kind: 'settlement', currency: 'EUR', balance: eur(BETA_EUR) }],
     });
   });
 
@@ -288,13 +297,13 @@ describe('GET /accounts/{id}/balance', () => {
     const before = Date.now();
     const body = expectJson(await get('bank-alpha', `/accounts/${alphaEur}/balance`), 200) as Record<string, unknown>;
     const { rows } = await matrix.gateway.database.pool.query<{ balance: string }>('select balance from accounts where id = $1', [alphaEur.toString()]);
-    expect(rows[0]?.balance).toBe('99874950');
+    expect(rows[0]?.balance).toBe(ALPHA_EUR.toString());
     expect(body).toEqual({
       accountId: alphaEur.toString(),
       bic: 'DEUTDEFFXXX',
       kind: 'settlement',
       currency: 'EUR',
-      balance: { minor: rows[0]?.balance, value: '998749.50' },
+      balance: eur(ALPHA_EUR),
       asOf: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
     });
     expect(Date.parse(String(body.asOf))).toBeGreaterThanOrEqual(before - 1_000);
@@ -366,6 +375,53 @@ describe('with server-provided DPoP nonces', () => {
       expect(String(answer.headers['dpop-nonce']), path).toMatch(/^[A-Za-z0-9_-]{20,}$/);
       expect(answer.headers['cache-control'], path).toBe('no-store');
     }
+  });
+});
+
+describe('when the database cannot be reached', () => {
+  let blindGateway: TestGateway;
+
+  beforeAll(async () => {
+    // Nothing listens on port 1: every read fails to connect.
+    blindGateway = matrix.track(await startTestGateway(matrix.as, { database: { url: 'postgres://postgres@127.0.0.1:1/nowhere', role: undefined } }));
+  });
+
+  it('answers every read with 503 read_unavailable and Retry-After, never a 500', async () => {
+    for (const path of [`/payments/${settled.uetr}`, '/accounts', `/accounts/${alphaEur}/balance`]) {
+      const answer = await get('bank-alpha', path, {}, blindGateway);
+      expectProblem(answer, 503, 'read_unavailable');
+      expect(answer.headers['retry-after'], path).toBe('5');
+    }
+  });
+});
+
+describe('a payment booked by the intake', () => {
+  it('reads back what POST /iso20022/pacs.008 booked: status, history, and the answer it gave as the XML', async () => {
+    const { xml } = freshPacs008('alpha1');
+    const uetr = /<UETR>([^<]+)<\/UETR>/.exec(xml)?.[1];
+    expect(uetr).toBeDefined();
+    const posted = await sendMatrix((await validDpopRequest(matrix, { body: xml })).request);
+    expect(posted.status, posted.body.slice(0, 300)).toBe(200);
+
+    const json = expectJson(await get('bank-alpha', `/payments/${uetr}`), 200) as Record<string, unknown>;
+    expect(json).toMatchObject({
+      uetr,
+      instructingAgent: 'DEUTDEFFXXX',
+      creditorAgent: 'NWBKGB2LXXX',
+      amount: { currency: 'EUR', minor: '4873265', value: '48732.65' },
+      route: 'onward',
+      status: 'ACSP',
+    });
+    const history = json.history as { sequence: number; status: string; entryId: string | null }[];
+    expect(history.map((event) => [event.sequence, event.status])).toEqual([[1, 'RCVD'], [2, 'ACSP']]);
+    expect(history.at(-1)?.entryId).toMatch(/^[1-9][0-9]*$/);
+    expect(json.sequence).toBe(2);
+
+    const report = await get('bank-alpha', `/payments/${uetr}`, { accept: 'application/xml' });
+    expect(report.status).toBe(200);
+    expect(report.body).toBe(posted.body);
+    // The creditor agent NWBKGB2LXXX is no dev partner: bank-beta and bank-gamma see nothing.
+    for (const partner of ['bank-beta', 'bank-gamma'] as const) expectProblem(await get(partner, `/payments/${uetr}`), 404, 'payment_not_found');
   });
 });
 
