@@ -14,6 +14,7 @@ commands:
   certs [--out DIR]              create the development PKI (default certs/dev; development only)
   migrate                        apply the database migrations (DATABASE_URL)
   ledger fund|balance ...        fund a participant's account, show balances (DATABASE_URL; see ledger --help)
+  payments settle|release|show   complete a held onward payment, show a payment's history (DATABASE_URL; see payments --help)
   stack                          run the authorization server and the gateway locally on the development PKI
 
 ${VALIDATE_USAGE}`;
@@ -38,6 +39,10 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       case 'ledger': {
         const { runLedger } = await import('./ledger.ts');
         return await runLedger(args, io);
+      }
+      case 'payments': {
+        const { runPayments } = await import('./payments.ts');
+        return await runPayments(args, io);
       }
       case 'stack': {
         // Loaded on demand: servers, oidc-provider and the PKI writer are for this command only.
