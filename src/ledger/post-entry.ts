@@ -2,7 +2,7 @@
  * Posting a journal entry: the one way money moves. Inside the caller's transaction it
  *   1. asserts the entry is well formed (≥ 2 lines, amounts > 0, debits = credits per currency) — a programmer
  *      error if not, so it throws; the database checks the same at commit as a second line of defence;
- *   2. locks every account it touches in ascending id order (`FOR UPDATE`), so two entries over the same accounts
+ *   2. locks every account it touches in ascending id order (`FOR NO KEY UPDATE`), so two entries over the same accounts
  *      queue instead of deadlocking, whatever order their lines are in;
  *   3. refuses, changing nothing, when an account without overdraft would drop below zero
  *      (ISO AM04, insufficient funds) — an operating result the caller turns into a rejection;
@@ -37,7 +37,7 @@ export async function postEntry(client: PoolClient, entry: JournalEntryDraft): P
   assertWellFormed(entry);
   const accountIds = [...new Set(entry.lines.map((line) => line.accountId))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const { rows } = await client.query<{ id: string; currency: string; balance: string; overdraft_allowed: boolean }>(
-    'select id, currency, balance, overdraft_allowed from accounts where id = any($1::bigint[]) order by id for update',
+    'select id, currency, balance, overdraft_allowed from accounts where id = any($1::bigint[]) order by id for no key update',
     [accountIds.map(String)],
   );
   if (rows.length !== accountIds.length) throw new Error(`postEntry: unknown account among ${accountIds.join(', ')}`);

@@ -230,7 +230,7 @@ async function bookInTransaction(client: PoolClient, request: BookingRequest): P
   const lockIds = [...new Set(plans.flatMap((p) => (paymentIdOf.has(p.index) && p.debit !== undefined ? [p.debit.accountId, p.creditAccountId!] : [])))];
   lockIds.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   if (lockIds.length > 0) {
-    await client.query('select id from accounts where id = any($1::bigint[]) order by id for update', [lockIds.map(String)]);
+    await client.query('select id from accounts where id = any($1::bigint[]) order by id for no key update', [lockIds.map(String)]);
   }
   const events: StatusEvent[] = [];
   const finalStatus: { id: bigint; status: PaymentStatus; reason: string | null }[] = [];
