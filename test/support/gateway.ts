@@ -87,7 +87,7 @@ export const DEV_FUNDING_MINOR = 10_000_000_00n;
  * bank-gamma (ABNANL2AXXX) with an empty EUR account — so the template messages settle on-us (beta → gamma) or go
  * onward (alpha → BNPAFRPP, not a participant) and are held in suspense.
  */
-async function fundDevParticipants(database: TestDatabase): Promise<void> {
+export async function fundDevParticipants(database: TestDatabase): Promise<void> {
   for (const [bic, name] of [['DEUTDEFFXXX', 'Bank Alpha'], ['COBADEFFXXX', 'Bank Beta']] as const) {
     await fundSettlementAccount(database.pool, { bic, name, currency: 'EUR', amount: DEV_FUNDING_MINOR, reference: 'test funding' });
   }
