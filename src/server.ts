@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { buildApp } from './app.ts';
 import { createDatabasePool } from './db/pool.ts';
 import { createIdempotencyFastPath } from './idempotency/index.ts';
-import { bookMessage } from './payments/book-message.ts';
+import { bookMessage, findStoredAnswer } from './payments/book-message.ts';
 import { type GatewayConfig, gatewayConfigFromEnv } from './config/gateway-config.ts';
 import { schemaSetFromDisk } from './config/xsd-files.ts';
 import { HEAD001_VERSIONS, PACS008_VERSIONS, type SchemaSet } from './iso20022/index.ts';
@@ -82,6 +82,7 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
     gatewayBic: config.gatewayBic,
     idempotency: createIdempotencyFastPath(redis, { keyPrefix: overrides.redisKeyPrefix ?? 'isogw:' }),
     book: (request) => bookMessage(database, request),
+    findAnswer: (clientId, key) => findStoredAnswer(database, clientId, key),
   });
   const app = buildApp(config, { authenticate, intake, now, reads: createPaymentReads(database) });
   await app.listen({ host: config.listen.host, port: config.listen.port });

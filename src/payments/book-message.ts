@@ -320,3 +320,16 @@ async function earlierBooking(client: PoolClient, request: BookingRequest, instr
   if (original === undefined) throw new Error('message conflicted but no earlier message was found'); // a race: retried by the caller's retry loop
   return { kind: 'duplicate_message', original: { receivedAt: original.received_at, statuses: original.statuses ?? [] } };
 }
+
+/**
+ * The answer stored for (partner, key), if a booking with that key committed. Read without locks: only committed
+ * rows are visible, and a committed message row always carries its answer.
+ */
+export async function findStoredAnswer(pool: Pool, clientId: string, idempotencyKey: string): Promise<{ fingerprint: string; answer: BookedAnswer } | undefined> {
+  const { rows } = await pool.query<{ fingerprint: string; response_status: number; response_body: string }>(
+    'select fingerprint, response_status, response_body from messages where client_id = $1 and idempotency_key = $2 and response_body is not null',
+    [clientId, idempotencyKey],
+  );
+  const row = rows[0];
+  return row === undefined ? undefined : { fingerprint: row.fingerprint, answer: { status: row.response_status, body: row.response_body } };
+}

@@ -49,6 +49,8 @@ export interface IntakeDependencies {
   readonly idempotency: IdempotencyFastPath;
   /** Books a checked message in the ledger (bookMessage bound to the pool): the final word on duplicates. */
   readonly book: (request: BookingRequest) => Promise<BookingOutcome>;
+  /** The answer the ledger stored for (partner, key), if that booking committed (findStoredAnswer). */
+  readonly findAnswer: (clientId: string, idempotencyKey: string) => Promise<{ fingerprint: string; answer: BookedAnswer } | undefined>;
 }
 
 export const INTAKE_TIME_LIMITS = {
@@ -201,11 +203,18 @@ export function createIntake(deps: IntakeDependencies): (request: IntakeRequest)
         return undefined;
       case 'completed':
         return replayed(state, claim.response.status, claim.response.body);
-      case 'in_flight':
+      case 'in_flight': {
+        // Redis says in flight, but the first request may have committed and died before telling Redis: the
+        // ledger knows, and then the retry gets its answer now rather than 409s until the claim expires.
+        const stored = await deps.findAnswer(state.caller!.clientId, state.idempotencyKey!).catch(() => undefined);
+        if (stored !== undefined) {
+          return stored.fingerprint === state.fingerprint ? replayed(state, stored.answer.status, stored.answer.body) : keyReused(state);
+        }
         return withNonce(state, {
           ...problemResponse(INTAKE_STATUS.keyInFlight, 'idempotency_key_in_flight', 'a request with this Idempotency-Key is still being processed; retry after it finishes'),
           headers: { ...problemHeaders, 'retry-after': String(INTAKE_TIME_LIMITS.inFlightRetryAfterSeconds) },
         });
+      }
       case 'conflict':
         return keyReused(state);
       case 'unavailable':

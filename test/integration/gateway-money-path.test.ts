@@ -4,11 +4,12 @@
  * 'beta10' (ten payments to bank-gamma, a participant: settled on-us, ACSC); bank-alpha (DPoP) sends 'alpha1' (one
  * payment to a bank outside the gateway: held in suspense, ACSP).
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 
 import { XmlDocument } from 'libxml2-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { requestFingerprint } from '../../src/idempotency/index.ts';
 import { postEntry } from '../../src/ledger/post-entry.ts';
 import {
   expectLedgerUntouched,
@@ -104,6 +105,26 @@ describe('Idempotency-Key', () => {
     expect(retry.body).toBe(first.body);
     await expectLedgerUntouched(matrix, after);
     expect(await balance('COBADEFFXXX')).toBe(betaBefore - total);
+  });
+
+  it('answers a retry from the ledger when the first request committed but died before telling Redis (claim still in flight)', async () => {
+    const { xml } = freshPacs008('beta10');
+    const key = randomUUID();
+    const first = await sendBeta(xml, key);
+    expect(first.status).toBe(200);
+    // What a crash between COMMIT and the Redis update leaves behind: the claim, still marked in flight.
+    const redisKey = `${matrix.gateway.redisKeyPrefix}idem:{bank-beta}:${createHash('sha256').update(key).digest('base64url')}`;
+    const stored = JSON.parse((await matrix.as.redis.get(redisKey))!) as { token: string; fingerprint: string };
+    expect(stored.fingerprint).toBe(requestFingerprint(Buffer.from(xml)));
+    await matrix.as.redis.set(redisKey, JSON.stringify({ state: 'in_flight', token: stored.token, fingerprint: stored.fingerprint }), 'EX', 30);
+    const after = await ledgerSnapshot(matrix);
+
+    const retry = await sendBeta(xml, key);
+    expect(retry.status).toBe(200);
+    expect(retry.headers['idempotent-replayed']).toBe('true');
+    expect(retry.body).toBe(first.body);
+    expect((await sendBeta(freshPacs008('beta10').xml, key)).status).toBe(422);
+    await expectLedgerUntouched(matrix, after);
   });
 
   it('answers 422 idempotency_key_reused when the same key comes with a different body, and books nothing', async () => {
