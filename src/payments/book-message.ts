@@ -63,6 +63,15 @@ export class BookingUnavailable extends Error {
   override readonly name = 'BookingUnavailable';
 }
 
+/**
+ * A unique conflict whose winner our next statement cannot see (a race we do not expect under READ COMMITTED, but
+ * one the database, not our reasoning, should settle): carries serialization_failure's SQLSTATE so it is retried.
+ */
+class ConflictNotVisible extends Error {
+  override readonly name = 'ConflictNotVisible';
+  readonly code = '40001';
+}
+
 /** Deadlocks and serialization failures are the database asking us to try again; this many tries in all. */
 export const BOOKING_ATTEMPTS_MAX = 3;
 const RETRYABLE_SQLSTATES = new Set(['40001', '40P01']);
@@ -218,7 +227,7 @@ async function bookInTransaction(client: PoolClient, request: BookingRequest): P
       [plan.uetr, instructingAgent, plan.txId ?? null],
     );
     const row = existing.rows[0];
-    if (row === undefined) throw new Error(`payment ${plan.index} conflicted but no earlier payment was found`); // retried as a race
+    if (row === undefined) throw new ConflictNotVisible(`payment ${plan.index} conflicted but no earlier payment was found`);
     bookings.set(plan.index, {
       kind: 'duplicate',
       existing: { uetr: row.uetr, status: row.status },
@@ -317,7 +326,7 @@ async function earlierBooking(client: PoolClient, request: BookingRequest, instr
     [instructingAgent, msgId],
   );
   const original = byMessage.rows[0];
-  if (original === undefined) throw new Error('message conflicted but no earlier message was found'); // a race: retried by the caller's retry loop
+  if (original === undefined) throw new ConflictNotVisible('message conflicted but no earlier message was found');
   return { kind: 'duplicate_message', original: { receivedAt: original.received_at, statuses: original.statuses ?? [] } };
 }
 
