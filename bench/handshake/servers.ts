@@ -114,6 +114,7 @@ async function startGatewayRole(settings: ChildSettings): Promise<{ ready: Ready
     redisUrl: settings.redisUrl,
     database: { url: process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL, role: 'isogw_app' },
     limits: SECURITY_LIMITS,
+    webhooks: { relay: false, allowInsecureEndpoints: false },
   });
   const keyPrefix = `${settings.redisKeyPrefix}gateway:`;
   const gateway = await startGateway(config, { redisKeyPrefix: keyPrefix });

@@ -89,6 +89,8 @@ export async function runStack(args: string[], io: CliIo): Promise<number> {
     redisUrl,
     database: { url: process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL, role: 'isogw_app' },
     limits: SECURITY_LIMITS,
+    // A development stack: partners' receivers may be plain HTTP on this machine, or https on the dev PKI.
+    webhooks: { relay: true, allowInsecureEndpoints: true, ca },
   });
   // The ledger schema first: the gateway books into it from its first request.
   const owner = new pg.Pool({ connectionString: config.database.url, max: 1 });

@@ -43,7 +43,25 @@ export interface GatewayConfig {
   /** The gateway's own BIC, InstgAgt of the pacs.002 we send (optional). */
   readonly gatewayBic?: string | undefined;
   readonly limits: SecurityLimits;
+  readonly webhooks: WebhookSettings;
 }
+
+export interface WebhookSettings {
+  /** Run a relay in this gateway process (`ISOGW_WEBHOOK_RELAY=off` leaves it to `isogw relay` processes). */
+  readonly relay: boolean;
+  /**
+   * Development only: accept `http://` endpoints on loopback and deliver to loopback and private addresses. In
+   * production endpoints are https and resolve to public addresses only (no SSRF into our own network).
+   */
+  readonly allowInsecureEndpoints: boolean;
+  /** Extra CA certificates (PEM) trusted for endpoints' TLS, e.g. a development PKI; undefined = system store only. */
+  readonly ca?: string | undefined;
+  /** Delays before each retry, in milliseconds; undefined = the documented schedule (5 s … about 3 days). */
+  readonly retryScheduleMs?: readonly number[] | undefined;
+}
+
+/** The default: a relay in every gateway process, production endpoint rules. */
+export const DEFAULT_WEBHOOK_SETTINGS: WebhookSettings = Object.freeze({ relay: true, allowInsecureEndpoints: false });
 
 /** RFC 9325 §4.2 recommended TLS 1.2 suites (ECDHE + AEAD); TLS 1.3 suites are all acceptable. */
 export const TLS12_BCP195_CIPHERS = [
@@ -134,6 +152,7 @@ export function gatewayConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Gate
     dpopNonce,
     gatewayBic: env.ISOGW_BIC,
     limits: SECURITY_LIMITS,
+    webhooks: webhookSettings(env, file, problems),
   };
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
   return Object.freeze(config);
@@ -145,4 +164,25 @@ function databaseRole(value: string | undefined, problems: string[]): string | u
   if (role === 'none') return undefined;
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(role)) problems.push('ISOGW_DATABASE_ROLE must be a plain lower-case role name (or none)');
   return role;
+}
+
+function webhookSettings(env: NodeJS.ProcessEnv, file: (name: string) => string, problems: string[]): WebhookSettings {
+  const relay = env.ISOGW_WEBHOOK_RELAY?.trim() || 'on';
+  if (relay !== 'on' && relay !== 'off') problems.push('ISOGW_WEBHOOK_RELAY must be on or off');
+  const insecure = env.ISOGW_WEBHOOK_ALLOW_INSECURE?.trim() || 'false';
+  if (insecure !== 'true' && insecure !== 'false') problems.push('ISOGW_WEBHOOK_ALLOW_INSECURE must be true or false');
+  let retryScheduleMs: number[] | undefined;
+  const schedule = env.ISOGW_WEBHOOK_RETRY_SCHEDULE_MS?.trim();
+  if (schedule) {
+    retryScheduleMs = schedule.split(',').map((s) => Number(s.trim()));
+    if (retryScheduleMs.some((ms) => !Number.isSafeInteger(ms) || ms < 0)) {
+      problems.push('ISOGW_WEBHOOK_RETRY_SCHEDULE_MS must be comma-separated whole milliseconds');
+    }
+  }
+  return {
+    relay: relay === 'on',
+    allowInsecureEndpoints: insecure === 'true',
+    ca: env.ISOGW_WEBHOOK_CA_FILE === undefined ? undefined : file('ISOGW_WEBHOOK_CA_FILE'),
+    retryScheduleMs,
+  };
 }

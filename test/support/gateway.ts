@@ -61,6 +61,8 @@ export async function startTestGateway(
     redisUrl: TEST_REDIS_URL,
     database: { url: database.url, role: 'isogw_app' },
     limits: SECURITY_LIMITS,
+    // Receivers in tests are plain HTTP on loopback; the relay is started only by tests that ask for it.
+    webhooks: { relay: false, allowInsecureEndpoints: true },
     ...overrides,
   });
   const redisKeyPrefix = `isogw-test:gateway:${randomUUID()}:`;
