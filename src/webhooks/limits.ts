@@ -35,4 +35,5 @@ export const WEBHOOK_LIMITS = Object.freeze({
   timestampToleranceSeconds: 5 * 60,
 });
 
-export type WebhookLimits = typeof WEBHOOK_LIMITS;
+/** The same bounds as plain numbers, so tests and deployments can override some (`{ ...WEBHOOK_LIMITS, leaseSeconds: 2 }`). */
+export type WebhookLimits = { readonly [K in keyof typeof WEBHOOK_LIMITS]: number };
