@@ -57,6 +57,18 @@ create table webhook_endpoints (
 );
 create index webhook_endpoints_client on webhook_endpoints (client_id, created_at);
 
+-- An endpoint enabled again has deliveries waiting: wake the relays.
+create function webhooks_notify_if_enabled() returns trigger language plpgsql as $$
+begin
+  if exists (select from changed where enabled) then
+    perform pg_notify('isogw_webhooks', tg_table_name);
+  end if;
+  return null;
+end $$;
+
+create trigger webhook_endpoints_notify after update on webhook_endpoints
+  referencing new table as changed for each statement execute function webhooks_notify_if_enabled();
+
 -- Signing keys. `v1`: an HMAC-SHA256 secret (Standard Webhooks `whsec_`), `v1a`: an Ed25519 private key (PKCS#8
 -- DER) with its public key (raw 32 bytes, given to the partner as `whpk_`). Rotation adds a new pair and gives the
 -- old ones an expiry: until then every delivery is signed by old and new, so receivers can switch at leisure.
@@ -108,8 +120,21 @@ create index webhook_deliveries_order on webhook_deliveries (endpoint_id, paymen
 create index webhook_deliveries_payment on webhook_deliveries (payment_id, sequence);
 create index webhook_deliveries_endpoint on webhook_deliveries (endpoint_id, state, id);
 
-create trigger webhook_deliveries_notify after insert or update on webhook_deliveries
-  for each statement execute function webhooks_notify();
+-- Deliveries wake relays only when a statement made one due now (dispatch, redelivery): claims and recorded
+-- outcomes do not, or relays would keep waking one another for nothing. An UPDATE statement trigger fires even when
+-- no row changed, hence the transition tables.
+create function webhooks_notify_if_due() returns trigger language plpgsql as $$
+begin
+  if exists (select from changed where state = 'pending' and next_attempt_at <= now()) then
+    perform pg_notify('isogw_webhooks', tg_table_name);
+  end if;
+  return null;
+end $$;
+
+create trigger webhook_deliveries_notify_insert after insert on webhook_deliveries
+  referencing new table as changed for each statement execute function webhooks_notify_if_due();
+create trigger webhook_deliveries_notify_update after update on webhook_deliveries
+  referencing new table as changed for each statement execute function webhooks_notify_if_due();
 
 -- One row per attempt, written when it ends (an attempt cut short by a crash leaves none: its claim's lease
 -- expires and the next claim counts a new attempt). Unique (delivery, attempt): two relays can never both record

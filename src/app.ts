@@ -13,6 +13,7 @@ import type { IntakeResponse } from './payments/responses.ts';
 import { intakeRoute } from './routes/intake.ts';
 import { partnerSelfRoute } from './routes/partner-self.ts';
 import { paymentsReadRoute } from './routes/payments-read.ts';
+import { type WebhookApiDependencies, webhooksRoute } from './routes/webhooks.ts';
 import type { Authenticator } from './security/authenticate.ts';
 
 export interface GatewayDependencies {
@@ -20,6 +21,8 @@ export interface GatewayDependencies {
   readonly intake: (request: IntakeRequest) => Promise<IntakeResponse>;
   readonly now: () => Date;
   readonly reads: PaymentReads;
+  /** The partners' webhook API (routes/webhooks.ts); without it those routes do not exist. */
+  readonly webhooks?: WebhookApiDependencies;
   readonly logger?: FastifyServerOptions['logger'];
 }
 
@@ -63,6 +66,9 @@ export function buildApp(config: GatewayConfig, deps: GatewayDependencies): Fast
   app.get('/health/live', async () => ({ status: 'live' }));
   app.register(partnerSelfRoute, { authenticate: deps.authenticate, now: deps.now });
   app.register(paymentsReadRoute, { authenticate: deps.authenticate, now: deps.now, reads: deps.reads });
+  if (deps.webhooks !== undefined) {
+    app.register(webhooksRoute, { authenticate: deps.authenticate, now: deps.now, reads: deps.reads, ...deps.webhooks });
+  }
   app.register(intakeRoute, { intake: deps.intake, now: deps.now });
   return app;
 }

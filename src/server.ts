@@ -21,6 +21,8 @@ import { createAuthenticator } from './security/authenticate.ts';
 import { createDpopNonces } from './security/dpop-nonce.ts';
 import { createRemoteKeySet } from './security/jwks.ts';
 import { createRedisReplayStore } from './security/replay-store.ts';
+import { createWebhookRelay, type WebhookRelay } from './webhooks/relay.ts';
+import { createWebhookSender } from './webhooks/sender.ts';
 
 export interface RunningGateway {
   readonly url: string;
@@ -84,18 +86,56 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
     book: (request) => bookMessage(database, request),
     findAnswer: (clientId, key) => findStoredAnswer(database, clientId, key),
   });
-  const app = buildApp(config, { authenticate, intake, now, reads: createPaymentReads(database) });
+  const app = buildApp(config, {
+    authenticate,
+    intake,
+    now,
+    reads: createPaymentReads(database),
+    webhooks: { pool: database, allowInsecureEndpoints: config.webhooks.allowInsecureEndpoints },
+  });
   await app.listen({ host: config.listen.host, port: config.listen.port });
+  const relay = config.webhooks.relay ? await startRelay(config) : undefined;
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.listen.port;
   return {
     url: `https://localhost:${port}`,
     port,
     async close() {
-      await app.close();
+      // In-flight requests finish (app.close waits for them), and so do in-flight webhook sends, which are recorded.
+      await Promise.all([app.close(), relay?.stop()]);
       await keySet.close();
       await database.end();
       redis.disconnect();
+    },
+  };
+}
+
+/** Connections of the relay's own pool: a few connections, so that up to claimBatchDeliveries sends recording their
+ * outcomes at once never take connections the intake needs. */
+const RELAY_POOL_CONNECTIONS_MAX = 4;
+
+/**
+ * The outbox relay of this gateway instance: every instance runs one (unless ISOGW_WEBHOOK_RELAY=off leaves the job
+ * to `isogw relay` processes); claims with SKIP LOCKED and leases let any number run side by side.
+ */
+async function startRelay(config: GatewayConfig): Promise<WebhookRelay & { stop(): Promise<void> }> {
+  const pool = createDatabasePool({ ...config.database, poolConnectionsMax: RELAY_POOL_CONNECTIONS_MAX });
+  const sender = createWebhookSender({ allowInsecureEndpoints: config.webhooks.allowInsecureEndpoints, ca: config.webhooks.ca });
+  const relay = createWebhookRelay({
+    pool,
+    databaseUrl: config.database.url,
+    databaseRole: config.database.role,
+    sender,
+    retryScheduleMs: config.webhooks.retryScheduleMs,
+    gatewayBic: config.gatewayBic,
+  });
+  await relay.start();
+  return {
+    ...relay,
+    async stop() {
+      await relay.stop();
+      await sender.close();
+      await pool.end();
     },
   };
 }

@@ -15,6 +15,9 @@ commands:
   migrate                        apply the database migrations (DATABASE_URL)
   ledger fund|balance ...        fund a participant's account, show balances (DATABASE_URL; see ledger --help)
   payments settle|release|show   complete a held onward payment, show a payment's history (DATABASE_URL; see payments --help)
+  webhooks list|deliveries|redeliver|disable|enable
+                                 operate webhook endpoints and deliveries (DATABASE_URL; see webhooks --help)
+  relay [--quiet]                relay the outbox as signed webhooks until SIGTERM/SIGINT (DATABASE_URL; see relay --help)
   stack                          run the authorization server and the gateway locally on the development PKI
 
 ${VALIDATE_USAGE}`;
@@ -43,6 +46,15 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       case 'payments': {
         const { runPayments } = await import('./payments.ts');
         return await runPayments(args, io);
+      }
+      case 'relay': {
+        // Loaded on demand: the relay, its sender and the database pool are for this command only.
+        const { runRelay } = await import('./relay.ts');
+        return await runRelay(args, io);
+      }
+      case 'webhooks': {
+        const { runWebhooks } = await import('./webhooks.ts');
+        return await runWebhooks(args, io);
       }
       case 'stack': {
         // Loaded on demand: servers, oidc-provider and the PKI writer are for this command only.

@@ -186,3 +186,32 @@ function webhookSettings(env: NodeJS.ProcessEnv, file: (name: string) => string,
     retryScheduleMs,
   };
 }
+
+/** What an `isogw relay` process needs: the database, the gateway's BIC and the webhook settings (no TLS, AS or Redis). */
+export interface RelayConfig {
+  readonly database: GatewayConfig['database'];
+  readonly gatewayBic?: string | undefined;
+  readonly webhooks: WebhookSettings;
+}
+
+/** The relay's part of gatewayConfigFromEnv: the same variables, read and checked the same way. */
+export function relayConfigFromEnv(env: NodeJS.ProcessEnv = process.env): RelayConfig {
+  const problems: string[] = [];
+  const file = (name: string): string => {
+    const path = env[name]?.trim() ?? '';
+    try {
+      return readFileSync(path, 'utf8');
+    } catch (error) {
+      problems.push(`${name}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+      return '';
+    }
+  };
+  const config: RelayConfig = {
+    database: { url: env.ISOGW_DATABASE_URL ?? env.DATABASE_URL ?? DEFAULT_DATABASE_URL, role: databaseRole(env.ISOGW_DATABASE_ROLE, problems) },
+    // Unset and empty both mean "no BIC": the reports then simply have no InstgAgt.
+    gatewayBic: env.ISOGW_BIC?.trim() || undefined,
+    webhooks: webhookSettings(env, file, problems),
+  };
+  if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  return Object.freeze(config);
+}

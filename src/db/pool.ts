@@ -42,5 +42,12 @@ export function createDatabasePool(options: DatabaseOptions): pg.Pool {
   // An idle client losing its connection (server restart) is removed by the pool; without a listener the error
   // would crash the process. The next checkout opens a fresh connection.
   pool.on('error', () => {});
+  // A checked-out client is not covered by that listener: a connection cut between two statements of a transaction
+  // (server restart, pg_terminate_backend, idle-in-transaction timeout) emits 'error' on the client itself, and
+  // without a listener that would crash the process. The statement in progress rejects on its own, which is where
+  // the caller learns of it; the pool discards the broken client when it is released.
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+  });
   return pool;
 }

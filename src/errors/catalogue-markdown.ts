@@ -5,6 +5,7 @@
 import { REASONS, type ReasonDefinition } from '../iso20022/index.ts';
 import { INTAKE_STATUS } from '../payments/intake.ts';
 import { PAYMENTS_READ_ERRORS } from '../routes/payments-read.ts';
+import { WEBHOOK_API_ERRORS } from '../routes/webhooks.ts';
 import { OAUTH_ERRORS } from '../security/auth-failure.ts';
 
 /** What each intake status means, in the order a request can meet them. */
@@ -29,7 +30,7 @@ export function errorCatalogueMarkdown(): string {
   );
   return `# Error catalogue
 
-Generated from \`src/iso20022/reasons.ts\`, \`src/payments/intake.ts\`, \`src/routes/payments-read.ts\` and \`src/security/auth-failure.ts\` by \`npm run docs:errors\`; a test fails when this file is stale.
+Generated from \`src/iso20022/reasons.ts\`, \`src/payments/intake.ts\`, \`src/routes/payments-read.ts\`, \`src/routes/webhooks.ts\` and \`src/security/auth-failure.ts\` by \`npm run docs:errors\`; a test fails when this file is stale.
 
 Every rejection of a pacs.008 carries a stable **rule id** (what to switch on), the ISO 20022
 **ExternalStatusReason1Code** that goes into the pacs.002 (\`StsRsnInf/Rsn/Cd\`), and the **element path** of
@@ -63,6 +64,20 @@ names \`application/xml\` or \`text/xml\`), the answers are JSON \`{error, error
 | Error | Status | Route | When |
 |---|---|---|---|
 ${(Object.entries(PAYMENTS_READ_ERRORS) as [string, { status: number; route: string; when: string }][])
+  .map(([code, e]) => `| \`${code}\` | ${e.status} | \`${e.route}\` | ${e.when} |`)
+  .join('\n')}
+
+## HTTP answers of the webhook API (\`/webhooks/…\`, \`GET /payments/{uetr}/webhooks\`)
+
+Authentication comes first (next section), then the scope: \`payments:write\` for every change (POST, PATCH),
+\`payments:read\` to look (GET); 403 \`insufficient_scope\` otherwise. Only then are the path, the query and the
+body looked at. A partner sees and changes only its own endpoints and their deliveries. Besides the successes
+(200; 201 with \`Location\` for a new endpoint; 202 for a redelivery), the answers are JSON
+\`{error, error_description}\`:
+
+| Error | Status | Route | When |
+|---|---|---|---|
+${(Object.entries(WEBHOOK_API_ERRORS) as [string, { status: number; route: string; when: string }][])
   .map(([code, e]) => `| \`${code}\` | ${e.status} | \`${e.route}\` | ${e.when} |`)
   .join('\n')}
 

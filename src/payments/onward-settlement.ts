@@ -20,10 +20,11 @@
  */
 import type { Pool, PoolClient } from 'pg';
 
-import { buildPacs002, pacs002VersionFor, type StatusReport, type TransactionStatus } from '../iso20022/pacs002/index.ts';
+import type { TransactionStatus } from '../iso20022/pacs002/index.ts';
 import { gatewayAccount } from '../ledger/accounts.ts';
 import { postEntry } from '../ledger/post-entry.ts';
-import { amountIn, UUID_TEXT } from './read-model.ts';
+import { paymentStatusReportXml } from './payment-status-report.ts';
+import { UUID_TEXT } from './read-model.ts';
 import { appendStatusEvents, type PaymentStatus } from './status-events.ts';
 
 export interface SettleRequest {
@@ -202,7 +203,7 @@ async function completeInTransaction(client: PoolClient, request: SettleRequest,
   const amount = BigInt(payment.amount);
   const suspense = BigInt(payment.credit_account_id);
   // Built before anything is written: a report that cannot be written (a bad gatewayBic) changes nothing.
-  const reportXml = statusReportXml(payment, request, completion);
+  const reportXml = paymentStatusReportXml(payment, request, completion);
 
   const creditAccount = completion.kind === 'settled' ? await gatewayAccount(client, 'clearing', payment.currency) : BigInt(payment.debit_account_id);
   const posted = await postEntry(client, {
@@ -228,36 +229,4 @@ async function completeInTransaction(client: PoolClient, request: SettleRequest,
     { paymentId, sequence, status: completion.status, reason: completion.reason, reasonInfo: completion.info, entryId: posted.entryId, reportXml },
   ]);
   return { kind: completion.kind, paymentId, entryId: posted.entryId, sequence, reportXml };
-}
-
-/**
- * The pacs.002 about this one payment: OrgnlGrpInf names its message, one TxInfAndSts its identifiers and amount.
- * No group status — the report speaks for one transaction of a message that may have had others, whose statuses it
- * does not restate (ISO allows a report with transaction statuses only).
- */
-function statusReportXml(payment: HeldPaymentRow, request: SettleRequest, completion: Completion): string {
-  const report: StatusReport = {
-    messageId: request.newReportId(),
-    creationDateTime: request.now.toISOString(),
-    ...(request.gatewayBic === undefined ? {} : { instructingAgentBic: request.gatewayBic }),
-    instructedAgentBic: payment.instructing_agent,
-    original: { messageId: payment.msg_id, messageNameId: payment.message_type },
-    groupReasons: [],
-    transactions: [
-      {
-        status: completion.status,
-        reasons: completion.reason === undefined ? [] : [{ code: completion.reason, additionalInfo: completion.info === undefined ? [] : [completion.info] }],
-        ...(payment.instruction_id === null ? {} : { originalInstructionId: payment.instruction_id }),
-        originalEndToEndId: payment.end_to_end_id,
-        ...(payment.tx_id === null ? {} : { originalTransactionId: payment.tx_id }),
-        // Only a UETR the partner sent is "original"; one the gateway assigned was never in its message (as in the
-        // answer the intake gave).
-        ...(payment.uetr_assigned ? {} : { originalUetr: payment.uetr }),
-        // The amount as exact decimal text in the currency's minor unit (48732.65 EUR): the same value the partner
-        // sent, though `100.5` comes back as `100.50`.
-        originalSettlementAmount: { currency: payment.currency, text: amountIn(payment.currency, BigInt(payment.amount)).value },
-      },
-    ],
-  };
-  return buildPacs002(report, pacs002VersionFor(Number(payment.message_type.slice(-2))));
 }

@@ -142,7 +142,7 @@ export async function paymentsReadRoute(app: FastifyInstance, options: PaymentsR
 }
 
 /** The sender, or a partner named as instructing or creditor agent (BIC8 and BIC11 are the same institution). */
-function maySee(caller: Caller, payment: PaymentView): boolean {
+export function maySee(caller: Caller, payment: PaymentView): boolean {
   if (caller.clientId === payment.clientId) return true;
   const own = new Set(caller.partner.bics.map(normalizeBic));
   return [payment.instructingAgent, payment.creditorAgent].some((bic) => bic !== null && own.has(normalizeBic(bic)));
@@ -173,7 +173,7 @@ function problem(error: PaymentsReadError, description: string): IntakeResponse 
   return problemResponse(PAYMENTS_READ_ERRORS[error].status, error, description);
 }
 
-function json(status: number, body: unknown, extraHeaders: Record<string, string> = {}): IntakeResponse {
+export function json(status: number, body: unknown, extraHeaders: Record<string, string> = {}): IntakeResponse {
   return {
     status,
     headers: { 'cache-control': 'no-store', 'content-type': 'application/json; charset=utf-8', ...extraHeaders },
@@ -182,7 +182,7 @@ function json(status: number, body: unknown, extraHeaders: Record<string, string
 }
 
 /** Sends an answer, with the fresher DPoP nonce the caller should use next when there is one. */
-function answer(reply: FastifyReply, response: IntakeResponse, caller?: Caller): FastifyReply {
+export function answer(reply: FastifyReply, response: IntakeResponse, caller?: Caller): FastifyReply {
   if (caller?.dpopNonce !== undefined) reply.header('dpop-nonce', caller.dpopNonce);
   return reply.code(response.status).headers(response.headers).send(response.body);
 }
