@@ -76,7 +76,8 @@ const NO_ACTIVE_SQL_TRANSACTION = '25P01';
 
 const VIEW_COLUMNS = `id, client_id, url, event_types, description, enabled, disabled_reason, disabled_at, created_at, updated_at`;
 
-interface EndpointRow {
+/** An endpoint row as pg returns it (operations.ts lists them with counts). */
+export interface EndpointRow {
   id: string;
   client_id: string;
   url: string;
@@ -268,7 +269,7 @@ function revealed(keys: { v1: SigningKey; v1a: SigningKey }, previousKeysExpireA
   return { secret: formatSecret(keys.v1.secret), publicKey: formatPublicKey(keys.v1a.publicKey), previousKeysExpireAt };
 }
 
-function endpointView(row: EndpointRow): EndpointView {
+export function endpointView(row: EndpointRow): EndpointView {
   return {
     id: row.id,
     clientId: row.client_id,

@@ -11,7 +11,7 @@
  * the attempt log keeps counting on (attempts 1–3, then 4, 5…). A delivery in flight is left alone: its relay holds
  * a lease and will record what the endpoint answered.
  */
-import type { DisabledReason, EndpointView, Queryable } from './endpoints.ts';
+import { type EndpointRow, type EndpointView, endpointView, type Queryable } from './endpoints.ts';
 
 export const DELIVERY_STATES = ['pending', 'in_flight', 'delivered', 'dead'] as const;
 export type DeliveryState = (typeof DELIVERY_STATES)[number];
@@ -181,17 +181,7 @@ const OPERATOR_ENDPOINTS_SQL = `select e.id, e.client_id, e.url, e.event_types, 
  order by e.client_id, e.created_at, e.id
  limit $2::int`;
 
-interface OperatorEndpointRow {
-  id: string;
-  client_id: string;
-  url: string;
-  event_types: string[];
-  description: string | null;
-  enabled: boolean;
-  disabled_reason: DisabledReason | null;
-  disabled_at: Date | null;
-  created_at: Date;
-  updated_at: Date;
+interface OperatorEndpointRow extends EndpointRow {
   pending: number;
   dead: number;
 }
@@ -250,20 +240,10 @@ interface AttemptJson {
 export async function endpointsForOperators(db: Queryable, clientId?: string): Promise<{ endpoints: OperatorEndpointView[]; truncated: boolean }> {
   const max = WEBHOOK_OPERATION_LIMITS.operatorEndpointsListMax;
   const { rows } = await db.query<OperatorEndpointRow>(OPERATOR_ENDPOINTS_SQL, [clientId ?? null, max + 1]);
-  const iso = (date: Date | null) => (date === null ? null : date.toISOString());
   return {
     truncated: rows.length > max,
     endpoints: rows.slice(0, max).map((row) => ({
-      id: row.id,
-      clientId: row.client_id,
-      url: row.url,
-      eventTypes: row.event_types,
-      description: row.description,
-      enabled: row.enabled,
-      disabledReason: row.disabled_reason,
-      disabledAt: iso(row.disabled_at),
-      createdAt: row.created_at.toISOString(),
-      updatedAt: row.updated_at.toISOString(),
+      ...endpointView(row),
       pendingDeliveries: row.pending,
       deadDeliveries: row.dead,
     })),
