@@ -95,18 +95,20 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
   });
   await app.listen({ host: config.listen.host, port: config.listen.port });
   const relay = config.webhooks.relay ? await startRelay(config) : undefined;
+  let closing: Promise<void> | undefined;
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.listen.port;
   return {
     url: `https://localhost:${port}`,
     port,
-    async close() {
+    // Once: a second call (a signal handler and a test's cleanup, say) waits for the first instead of closing twice.
+    close: () => (closing ??= (async () => {
       // In-flight requests finish (app.close waits for them), and so do in-flight webhook sends, which are recorded.
       await Promise.all([app.close(), relay?.stop()]);
       await keySet.close();
       await database.end();
       redis.disconnect();
-    },
+    })()),
   };
 }
 

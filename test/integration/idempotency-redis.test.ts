@@ -62,9 +62,16 @@ function isolatedFastPath(): { path: IdempotencyFastPath; prefix: string } {
   return { path: createIdempotencyFastPath(redis, { keyPrefix: prefix, timeoutMs: TEST_TIMEOUT_MS }), prefix };
 }
 
+/** Every key under the prefix: SCAN to the end of the cursor (one page only covers part of a busy keyspace). */
 async function keysUnder(prefix: string): Promise<string[]> {
-  const [, keys] = await redis.scan('0', 'MATCH', `${prefix}*`, 'COUNT', 1_000);
-  return keys;
+  const found: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1_000);
+    found.push(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+  return found;
 }
 
 describe('IdempotencyFastPath on Redis', () => {
