@@ -6,9 +6,10 @@
  */
 import { createHash } from 'node:crypto';
 
-import { calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, errors as joseErrors, jwtVerify } from 'jose';
+import { decodeProtectedHeader, EmbeddedJWK, errors as joseErrors, jwtVerify } from 'jose';
 
 import { FAPI_SIGNING_ALGORITHMS } from '../partners/registry.ts';
+import { jwkThumbprint } from './jwk-thumbprint.ts';
 import type { SecurityLimits } from './limits.ts';
 
 export interface DpopProofRequest {
@@ -118,6 +119,7 @@ export async function verifyDpopProof(
 
   if (nonce !== undefined && typeof nonce !== 'string') fail('DPoP proof nonce must be a string');
 
-  const jkt = await calculateJwkThumbprint(jwk as Parameters<typeof calculateJwkThumbprint>[0], 'sha256');
+  // The key verified the signature above, so its members are well formed.
+  const jkt = jwkThumbprint(jwk as Record<string, unknown>);
   return { jkt, jti: jti as string, iat, ...(typeof nonce === 'string' ? { nonce } : {}) };
 }
