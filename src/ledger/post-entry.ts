@@ -78,7 +78,8 @@ export async function postEntry(client: PoolClient, entry: JournalEntryDraft): P
   return { kind: 'posted', entryId };
 }
 
-function assertWellFormed(entry: JournalEntryDraft): void {
+/** Throws (a programmer error, message prefixed `postEntry:`) unless the entry is well formed; post-locked-entries.ts uses it too. */
+export function assertWellFormed(entry: JournalEntryDraft): void {
   if (entry.lines.length < 2 || entry.lines.length > ENTRY_LINES_MAX) {
     throw new Error(`postEntry: an entry has 2..${ENTRY_LINES_MAX} lines, got ${entry.lines.length}`);
   }

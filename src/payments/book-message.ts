@@ -7,9 +7,14 @@
  *      participant is credited at once (on-us, ACSC), any other creditor agent is reached onward, so the amount is
  *      held in the gateway's suspense account (ACSP) until the onward leg settles or fails;
  *   3. insert the payments; the unique UETR and (instructing agent, TxId) turn an already-seen payment into DUPL;
- *   4. lock every account in id order, post each payment (AM04 when the funds are not there, nothing posted);
+ *   4. lock every account in id order, post each payment (AM04 when the funds are not there, nothing posted) —
+ *      decided in message order against the locked balances, all entries written in one statement;
  *   5. append each payment's status events (RCVD, then its outcome) with their outbox rows;
- *   6. store the answer on the message row, so a retry with the same key gets the same bytes for ever.
+ *   6. store the answer on the message row, so a retry with the same key gets the same bytes for ever —
+ *      5 and 6 in one statement.
+ *
+ * Round trips are the cost of a booking (the gateway's CPU goes to socket writes to Postgres), so their number does
+ * not grow with the message's transactions: begin, message, accounts, [suspense], payments, lock, post, finish, commit.
  *
  * Either all of it commits or none of it does: no payment without its posting, no posting without its payment,
  * no status without its outbox row. Deadlocks and serialization failures are retried; anything else that goes
@@ -22,8 +27,8 @@ import type { Pool, PoolClient } from 'pg';
 import type { CheckedMessage } from '../iso20022/index.ts';
 import { reason, type Reason } from '../iso20022/reasons.ts';
 import { gatewayAccount, normalizeBic, type SettlementAccount, settlementAccountsFor } from '../ledger/accounts.ts';
-import { postEntry } from '../ledger/post-entry.ts';
-import { appendStatusEvents, type PaymentStatus, type StatusEvent } from './status-events.ts';
+import { lockAccounts, postEntriesOnLockedAccounts } from '../ledger/post-locked-entries.ts';
+import { type PaymentStatus, type StatusEvent, statusEventsChain } from './status-events.ts';
 
 /** What the message was answered with (always a pacs.002): replayed byte for byte to a retry. */
 export interface BookedAnswer {
@@ -235,12 +240,23 @@ async function bookInTransaction(client: PoolClient, request: BookingRequest): P
     });
   }
 
-  // 4. post, accounts locked in one fixed order across the whole message (no deadlock between messages)
-  const lockIds = [...new Set(plans.flatMap((p) => (paymentIdOf.has(p.index) && p.debit !== undefined ? [p.debit.accountId, p.creditAccountId!] : [])))];
-  lockIds.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  if (lockIds.length > 0) {
-    await client.query('select id from accounts where id = any($1::bigint[]) order by id for no key update', [lockIds.map(String)]);
-  }
+  // 4. post, accounts locked in one fixed order across the whole message (no deadlock between messages); the entries
+  //    are decided in payment order against the locked balances and written in one statement
+  const toPost = plans.filter((p) => paymentIdOf.has(p.index) && p.debit !== undefined);
+  const locked = await lockAccounts(client, toPost.flatMap((p) => [p.debit!.accountId, p.creditAccountId!]));
+  const postings = await postEntriesOnLockedAccounts(
+    client,
+    locked,
+    toPost.map((plan) => ({
+      kind: plan.route === 'on_us' ? 'transfer' : 'hold',
+      reference: `payment:${paymentIdOf.get(plan.index)!}`,
+      lines: [
+        { accountId: plan.debit!.accountId, currency: plan.currency, direction: 'D', amount: plan.amount },
+        { accountId: plan.creditAccountId!, currency: plan.currency, direction: 'C', amount: plan.amount },
+      ],
+    })),
+  );
+  const postedOf = new Map(toPost.map((plan, i) => [plan.index, postings[i]!]));
   const events: StatusEvent[] = [];
   const finalStatus: { id: bigint; status: PaymentStatus; reason: string | null }[] = [];
   for (const plan of plans) {
@@ -248,8 +264,9 @@ async function bookInTransaction(client: PoolClient, request: BookingRequest): P
     if (paymentId === undefined) continue;
     events.push({ paymentId, sequence: 1, status: 'RCVD' });
     const transactionPath = plan.path.replace(/\/IntrBkSttlmAmt$/, '');
+    const posted = postedOf.get(plan.index);
     let booking: TransactionBooking;
-    if (plan.debit === undefined) {
+    if (posted === undefined) {
       booking = {
         kind: 'rejected',
         paymentId,
@@ -257,14 +274,6 @@ async function bookInTransaction(client: PoolClient, request: BookingRequest): P
         reason: reason('NO_SETTLEMENT_ACCOUNT', `${transactionPath}/InstgAgt`, `${instructingAgent} holds no ${plan.currency} settlement account with the gateway`, plan.index),
       };
     } else {
-      const posted = await postEntry(client, {
-        kind: plan.route === 'on_us' ? 'transfer' : 'hold',
-        reference: `payment:${paymentId}`,
-        lines: [
-          { accountId: plan.debit.accountId, currency: plan.currency, direction: 'D', amount: plan.amount },
-          { accountId: plan.creditAccountId!, currency: plan.currency, direction: 'C', amount: plan.amount },
-        ],
-      });
       booking =
         posted.kind === 'posted'
           ? { kind: plan.route === 'on_us' ? 'settled' : 'held', paymentId, uetr: plan.uetr, entryId: posted.entryId }
@@ -289,20 +298,30 @@ async function bookInTransaction(client: PoolClient, request: BookingRequest): P
     finalStatus.push({ id: paymentId, status, reason: why?.code ?? null });
   }
 
-  // 5. statuses, events, outbox
-  if (finalStatus.length > 0) {
-    await client.query(
-      `update payments set status = u.status, status_reason = u.reason, sequence = 2, updated_at = now()
-         from unnest($1::bigint[], $2::text[], $3::text[]) as u(id, status, reason)
-        where payments.id = u.id`,
-      [finalStatus.map((f) => f.id.toString()), finalStatus.map((f) => f.status), finalStatus.map((f) => f.reason)],
-    );
-  }
-  await appendStatusEvents(client, events);
-
-  // 6. the answer, stored with the message
+  // 5. and 6. statuses, events, outbox and the answer stored with the message, in one statement; the events'
+  //    chain is left out when there are none (every payment a duplicate), so the relays are not woken for nothing
   const answer = request.answer(bookings);
-  await client.query('update messages set response_status = $2, response_body = $3 where id = $1', [messageId, answer.status, answer.body]);
+  const chain = events.length === 0 ? undefined : statusEventsChain(events, 7);
+  await client.query(
+    `with answered as (
+       update messages set response_status = $2, response_body = $3 where id = $1 returning id
+     ), advanced as (
+       update payments set status = u.status, status_reason = u.reason, sequence = 2, updated_at = now()
+         from unnest($4::bigint[], $5::text[], $6::text[]) as u(id, status, reason)
+        where payments.id = u.id
+       returning payments.id
+     )${chain === undefined ? '' : `, ${chain.sql}`}
+     select count(*) from answered`,
+    [
+      messageId,
+      answer.status,
+      answer.body,
+      finalStatus.map((f) => f.id.toString()),
+      finalStatus.map((f) => f.status),
+      finalStatus.map((f) => f.reason),
+      ...(chain?.values ?? []),
+    ],
+  );
   return { kind: 'booked', answer, bookings };
 }
 
