@@ -15,6 +15,8 @@ commands:
   migrate                        apply the database migrations (DATABASE_URL)
   ledger fund|balance ...        fund a participant's account, show balances (DATABASE_URL; see ledger --help)
   payments settle|release|show   complete a held onward payment, show a payment's history (DATABASE_URL; see payments --help)
+  reconcile [--json]             check that the ledger, payments and outbox add up; exit 1 on any difference (DATABASE_URL)
+  projections rebuild [--json]   rebuild payment statuses and balances from the history and compare (DATABASE_URL)
   webhooks list|deliveries|redeliver|disable|enable
                                  operate webhook endpoints and deliveries (DATABASE_URL; see webhooks --help)
   relay [--quiet]                relay the outbox as signed webhooks until SIGTERM/SIGINT (DATABASE_URL; see relay --help)
@@ -46,6 +48,14 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       case 'payments': {
         const { runPayments } = await import('./payments.ts');
         return await runPayments(args, io);
+      }
+      case 'reconcile': {
+        const { runReconcile } = await import('./reconcile.ts');
+        return await runReconcile(args, io);
+      }
+      case 'projections': {
+        const { runProjections } = await import('./projections.ts');
+        return await runProjections(args, io);
       }
       case 'relay': {
         // Loaded on demand: the relay, its sender and the database pool are for this command only.

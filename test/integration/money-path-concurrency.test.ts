@@ -12,7 +12,8 @@
  * - Redis down from the start: the database alone books exactly once, replays, answers DUPL;
  * - a private redis-server SIGKILLed in the middle of a storm and restarted empty on the same port: still once.
  *
- * Every test ends with the ledger invariants of test/support/ledger-invariants.ts.
+ * Every test ends with the ledger invariants of test/support/ledger-invariants.ts, and with `isogw reconcile`
+ * finding no difference in the database it went through.
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -36,7 +37,7 @@ import {
 } from '../support/auth-matrix.ts';
 import { deleteKeysWithPrefix } from '../support/authz.ts';
 import { freePort, type GatewayAnswer, startTestGateway, type TestGateway } from '../support/gateway.ts';
-import { expectLedgerConsistent } from '../support/ledger-invariants.ts';
+import { expectLedgerConsistent, expectReconciled } from '../support/ledger-invariants.ts';
 import { freshPacs008 } from '../support/messages.ts';
 import { startRedisServer, type PrivateRedis } from '../support/gateway-process.ts';
 
@@ -164,6 +165,7 @@ describe('duplicate storm', () => {
     expect(await counts(gateway)).toEqual(after.counts);
     expect(await balances(gateway)).toEqual(after.balances);
     await expectLedgerConsistent(gateway.database.pool);
+    await expectReconciled(gateway.database.url);
   });
 });
 
@@ -254,6 +256,7 @@ describe('hot account', () => {
       { status: 'RJCT', reason: 'AM04', n: 40 - Number(fits) },
     ]);
     await expectLedgerConsistent(pool);
+    await expectReconciled(gateway.database.url);
   });
 });
 
@@ -291,6 +294,7 @@ describe('Redis forgets', () => {
     expect(await counts(gateway)).toEqual(before.counts);
     expect(await balances(gateway)).toEqual(before.balances);
     await expectLedgerConsistent(gateway.database.pool);
+    await expectReconciled(gateway.database.url);
   });
 });
 
@@ -335,6 +339,7 @@ describe('Redis down', () => {
     expect(after).toEqual({ ...before, COBADEFFXXX: before.COBADEFFXXX! - moved, ABNANL2AXXX: before.ABNANL2AXXX! + moved });
     expect(await counts(gateway)).toEqual({ messages: 2, payments: 20, entries: 2 + 20, outbox: 40 }); // 2 funding entries
     await expectLedgerConsistent(gateway.database.pool);
+    await expectReconciled(gateway.database.url);
   });
 
   it('stays exactly-once when its redis-server is SIGKILLed in the middle of a storm and comes back empty', async () => {
@@ -421,6 +426,7 @@ describe('Redis down', () => {
       expect(await counts(gateway)).toEqual({ messages: 16, payments: 160, entries: 2 + 160, outbox: 320 });
       expect(await balances(gateway)).toEqual({ ...before, COBADEFFXXX: before.COBADEFFXXX! - total, ABNANL2AXXX: before.ABNANL2AXXX! + total });
       await expectLedgerConsistent(gateway.database.pool);
+      await expectReconciled(gateway.database.url);
     } finally {
       inspector.disconnect();
     }

@@ -41,7 +41,7 @@ import {
   thumbprintOfJwk,
 } from '../support/gateway.ts';
 import { type ChildHandle, gatewayProcess, gatewayProcessEnv, type PrivateRedis, startRedisServer } from '../support/gateway-process.ts';
-import { expectLedgerConsistent } from '../support/ledger-invariants.ts';
+import { expectLedgerConsistent, expectReconciled } from '../support/ledger-invariants.ts';
 import { freshPacs008 } from '../support/messages.ts';
 
 const BETA_MESSAGES = 18; // 10 payments each, on-us (ACSC)
@@ -252,5 +252,6 @@ describe('SIGKILL of the gateway process in the middle of a stream of payments',
       suspense: alpha,
     });
     await expectLedgerConsistent(pool);
+    await expectReconciled(db!.url);
   });
 });
