@@ -2,11 +2,11 @@
  * The gateway as a Fastify application: plugins and routes registered in flow order. `server.ts` owns the process
  * (config, listen, shutdown); this file owns what a request meets.
  */
-import { randomUUID } from 'node:crypto';
-
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 
 import { type GatewayConfig, TLS12_BCP195_CIPHERS } from './config/gateway-config.ts';
+import { correlationOf, formatTraceparent } from './observability/correlation.ts';
+import { silentTelemetry, type Telemetry } from './observability/telemetry.ts';
 import type { IntakeRequest } from './payments/intake.ts';
 import type { PaymentReads } from './payments/read-model.ts';
 import type { IntakeResponse } from './payments/responses.ts';
@@ -23,16 +23,19 @@ export interface GatewayDependencies {
   readonly reads: PaymentReads;
   /** The partners' webhook API (routes/webhooks.ts); without it those routes do not exist. */
   readonly webhooks?: WebhookApiDependencies;
-  readonly logger?: FastifyServerOptions['logger'];
+  /** Logs and the request correlation scope (default: silent). The intake must share it to log with the request's ids. */
+  readonly telemetry?: Telemetry;
 }
-
-/** FAPI 2.0 §6.2.1: `x-fapi-interaction-id` is a UUID (RFC 4122); echoed when the client sent a valid one. */
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function buildApp(config: GatewayConfig, deps: GatewayDependencies): FastifyInstance {
   const directTls = config.clientCertificate.source === 'tls';
+  const telemetry = deps.telemetry ?? silentTelemetry();
+  // As Fastify's base logger type: the app's type stays the plain FastifyInstance its plugins are written against.
+  const loggerInstance: FastifyBaseLogger = telemetry.logger;
   const app = Fastify({
-    logger: deps.logger ?? false,
+    // Fastify's own lines (errors) go to our logger; a line per request is the intake's to write, with its outcome.
+    loggerInstance,
+    logController: new LogController({ disableRequestLogging: true }),
     // Behind a TLS-terminating proxy we trust forwarded addresses only from the configured proxies.
     trustProxy: config.clientCertificate.source === 'proxy-header' ? [...config.clientCertificate.trustedProxies] : false,
     https: {
@@ -48,10 +51,16 @@ export function buildApp(config: GatewayConfig, deps: GatewayDependencies): Fast
     },
   });
 
-  app.addHook('onRequest', async (request, reply) => {
-    const sent = request.headers['x-fapi-interaction-id'];
-    const interactionId = typeof sent === 'string' && UUID.test(sent) ? sent : randomUUID();
-    reply.header('x-fapi-interaction-id', interactionId);
+  // The request's correlation: `x-fapi-interaction-id` (FAPI 2.0 §6.2.1: echoed when the client sent a valid UUID)
+  // and our span in the W3C trace, answered as a `traceparent` to a caller that sent one (one that did not is not
+  // tracing; our trace-id is still in our logs). Everything that runs for the request — hooks, handler, intake,
+  // booking — runs inside the scope, so its log lines carry them (callback hook: the rest of the request is started
+  // from `done`, within `run`).
+  app.addHook('onRequest', (request, reply, done) => {
+    const correlation = correlationOf(request.headers);
+    reply.header('x-fapi-interaction-id', correlation.interactionId);
+    if (correlation.parentSpanId !== undefined) reply.header('traceparent', formatTraceparent(correlation));
+    telemetry.correlation.run(correlation, done);
   });
 
   app.setErrorHandler(async (error: { statusCode?: number; code?: string; message: string }, request, reply) => {

@@ -8,7 +8,7 @@
  * Every security-relevant setting is written out instead of inherited from oidc-provider's defaults: algorithms,
  * authentication methods, clock tolerance, token lifetime and format, signing algorithm of the access token.
  */
-import type { JWK, ResourceServer } from 'oidc-provider';
+import type { Adapter, JWK, ResourceServer } from 'oidc-provider';
 import Provider, { errors } from 'oidc-provider';
 import type { Redis } from 'ioredis';
 
@@ -46,8 +46,11 @@ export interface AuthorizationServerProviderOptions {
   readonly dpopNonceSecret: Buffer;
   /** Demand a server nonce in every DPoP proof (RFC 9449 §8), which limits pre-generated proofs. */
   readonly requireDpopNonce: boolean;
-  readonly redis: Redis;
-  readonly keyPrefix: string;
+  /** Where the state lives: Redis under keyPrefix, shared by any number of instances... */
+  readonly redis?: Redis | undefined;
+  readonly keyPrefix?: string | undefined;
+  /** ...or, instead, an adapter of one instance's own (the embedded default: src/embedded/memory-oidc-adapter.ts). */
+  readonly adapter?: ((model: string) => Adapter) | undefined;
   /** The gateway's resource identifier (its external https URL); the `aud` of every access token. */
   readonly gatewayAudience: string;
   readonly accessTokenTtlSeconds?: number;
@@ -87,11 +90,11 @@ export async function buildProvider(options: AuthorizationServerProviderOptions)
     accessTokenTTL: accessTokenTtlSeconds,
     jwt: { sign: { alg: ACCESS_TOKEN_SIGNING_ALGORITHM } },
   };
-  const redisAdapter = redisAdapterFactory({ redis: options.redis, keyPrefix: options.keyPrefix });
+  const storage = storageAdapter(options);
 
   const provider = new Provider(issuer, {
     // Clients come from the partner registry only; see registryOnlyClients.
-    adapter: (model: string) => (model === 'Client' ? registryOnlyClients : redisAdapter(model)),
+    adapter: (model: string) => (model === 'Client' ? registryOnlyClients : storage(model)),
     clients: partnerClients(options.registry),
     clientDefaults: {
       grant_types: ['client_credentials'],
@@ -235,6 +238,16 @@ const registryOnlyClients = {
   async destroy() {},
   async revokeByGrantId() {},
 };
+
+/** Exactly one place for the state: a Redis client with its prefix, or an adapter given instead. */
+function storageAdapter(options: AuthorizationServerProviderOptions): (model: string) => Adapter {
+  if (options.adapter !== undefined) {
+    if (options.redis !== undefined) throw new AuthorizationServerConfigError('give either redis (with keyPrefix) or adapter, not both');
+    return options.adapter;
+  }
+  if (options.redis === undefined || options.keyPrefix === undefined) throw new AuthorizationServerConfigError('redis and keyPrefix are required unless an adapter is given');
+  return redisAdapterFactory({ redis: options.redis, keyPrefix: options.keyPrefix });
+}
 
 function checkedIssuer(value: string): string {
   const url = checkedAbsoluteUrl(value, 'issuer');

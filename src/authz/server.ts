@@ -63,7 +63,7 @@ export interface RunningAuthorizationServer {
   readonly issuerListenerOrigin: string;
   readonly mtlsListenerOrigin: string;
   readonly provider: Provider;
-  /** Stops both listeners. The Redis client belongs to the caller and is left open. */
+  /** Stops both listeners. The Redis client (or adapter) belongs to the caller and is left open. */
   close(): Promise<void>;
 }
 
@@ -113,6 +113,7 @@ export async function startAuthorizationServer(options: AuthorizationServerOptio
       requireDpopNonce: options.requireDpopNonce,
       redis: options.redis,
       keyPrefix: options.keyPrefix,
+      adapter: options.adapter,
       gatewayAudience: options.gatewayAudience,
       accessTokenTtlSeconds: options.accessTokenTtlSeconds,
       mtlsAliasOrigin: mtlsOrigin,

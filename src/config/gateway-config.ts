@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 
+import { LOG_LEVELS, type LogLevel } from '../observability/logger.ts';
 import { SECURITY_LIMITS, type SecurityLimits } from '../security/limits.ts';
 
 export type TlsMinVersion = 'TLSv1.3' | 'TLSv1.2';
@@ -38,12 +39,24 @@ export interface GatewayConfig {
     readonly url: string;
     /** The role every gateway connection switches to (SET ROLE): it may append to the ledger, never rewrite it. */
     readonly role: string | undefined;
+    /**
+     * Every connection shares one database session (PGlite behind its socket server, src/embedded/): the gateway
+     * then uses a single connection, shared with its relay, which polls instead of LISTENing. Not for production.
+     */
+    readonly singleSession?: boolean | undefined;
   };
   readonly dpopNonce?: { readonly secret: Uint8Array; readonly required: boolean } | undefined;
   /** The gateway's own BIC, InstgAgt of the pacs.002 we send (optional). */
   readonly gatewayBic?: string | undefined;
   readonly limits: SecurityLimits;
   readonly webhooks: WebhookSettings;
+  /**
+   * The plain-HTTP operations listener (GET /metrics, /health/live, /health/ready); undefined = none. Port 0 picks a
+   * free one (tests).
+   */
+  readonly operations?: { readonly host: string; readonly port: number } | undefined;
+  /** JSON log lines on stdout from this level up; undefined = none (a config built in code: tests, tools). */
+  readonly logLevel?: LogLevel | undefined;
 }
 
 export interface WebhookSettings {
@@ -153,9 +166,31 @@ export function gatewayConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Gate
     gatewayBic: env.ISOGW_BIC,
     limits: SECURITY_LIMITS,
     webhooks: webhookSettings(env, file, problems),
+    operations: operationsListener(env, problems),
+    logLevel: logLevel(env.ISOGW_LOG_LEVEL, problems),
   };
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
   return Object.freeze(config);
+}
+
+/** ISOGW_OPS_PORT turns the operations listener on; it binds to ISOGW_OPS_HOST, loopback unless set. */
+function operationsListener(env: NodeJS.ProcessEnv, problems: string[]): GatewayConfig['operations'] {
+  const portText = env.ISOGW_OPS_PORT?.trim();
+  const host = env.ISOGW_OPS_HOST?.trim();
+  if (!portText) {
+    if (host) problems.push('ISOGW_OPS_HOST needs ISOGW_OPS_PORT (the operations listener is off without a port)');
+    return undefined;
+  }
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port > 65535) problems.push('ISOGW_OPS_PORT must be a port number');
+  return { host: host || '127.0.0.1', port };
+}
+
+/** info unless ISOGW_LOG_LEVEL says otherwise. */
+function logLevel(value: string | undefined, problems: string[]): LogLevel {
+  const level = value?.trim().toLowerCase() || 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) problems.push(`ISOGW_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
+  return level as LogLevel;
 }
 
 /** `isogw_app` unless set; `none` connects as the URL's user without SET ROLE (a deployment that logs in as the app role). */

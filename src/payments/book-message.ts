@@ -52,6 +52,8 @@ export interface BookingRequest {
   readonly checked: CheckedMessage;
   /** Builds the pacs.002 answer from the bookings (called inside the transaction; its result is stored). */
   readonly answer: (bookings: ReadonlyMap<number, TransactionBooking>) => BookedAnswer;
+  /** The request's x-fapi-interaction-id, stored with the message so later lines (webhook attempts) can name it. */
+  readonly correlationId?: string | undefined;
 }
 
 export type BookingOutcome =
@@ -143,10 +145,10 @@ async function bookInTransaction(client: PoolClient, request: BookingRequest): P
 
   // 1. the message row: the point where concurrent duplicates queue
   const inserted = await client.query<{ id: string }>(
-    `insert into messages (client_id, idempotency_key, fingerprint, instructing_agent, msg_id, message_type, transactions)
-     values ($1, $2, $3, $4, $5, $6, $7)
+    `insert into messages (client_id, idempotency_key, fingerprint, instructing_agent, msg_id, message_type, transactions, correlation_id)
+     values ($1, $2, $3, $4, $5, $6, $7, $8)
      on conflict do nothing returning id`,
-    [request.clientId, request.idempotencyKey, request.fingerprint, instructingAgent, message.group.messageId, message.messageType, message.transactions.length],
+    [request.clientId, request.idempotencyKey, request.fingerprint, instructingAgent, message.group.messageId, message.messageType, message.transactions.length, request.correlationId ?? null],
   );
   if (inserted.rows[0] === undefined) return earlierBooking(client, request, instructingAgent, message.group.messageId);
   const messageId = inserted.rows[0].id;

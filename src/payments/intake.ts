@@ -12,12 +12,19 @@
  * message byte and transaction limits (they are synchronous and cannot be pre-empted, so their input is bounded
  * instead); the idempotency claim by IDEMPOTENCY_REDIS_TIMEOUT_MS; booking by the database's statement, lock and
  * connection timeouts (src/db/pool.ts), enforced by the server so that a timed-out booking is known to be undone.
+ *
+ * Observed in one place, the loop at the bottom: each stage's time, and how the request ended (outcome, reason,
+ * Idempotency-Key result), counted and logged once; each booking is timed and every booked payment logged with its
+ * UETR and MsgId (observedBooking). The stages themselves know nothing of metrics or logs.
  */
 import { type IdempotencyFastPath, parseIdempotencyKey, requestFingerprint } from '../idempotency/index.ts';
 import { buildPacs002, pacs002VersionFor, type StatusReason, type TransactionStatus } from '../iso20022/pacs002/index.ts';
 import { reason } from '../iso20022/reasons.ts';
 import { statusReason, statusReportFor } from '../iso20022/status-report.ts';
 import { type CheckedMessage, checkPacs008, DEFAULT_MESSAGE_LIMITS, type MessageLimits, type SchemaSet } from '../iso20022/index.ts';
+import type { IdempotencyResult, IntakeOutcome } from '../observability/metrics.ts';
+import { OBSERVABILITY_LIMITS } from '../observability/limits.ts';
+import { silentTelemetry, type Telemetry } from '../observability/telemetry.ts';
 import { FAPI_SIGNING_ALGORITHMS } from '../partners/registry.ts';
 import type { AuthRequest, Authenticator, Caller } from '../security/authenticate.ts';
 import { requireScope } from '../security/authenticate.ts';
@@ -51,6 +58,8 @@ export interface IntakeDependencies {
   readonly book: (request: BookingRequest) => Promise<BookingOutcome>;
   /** The answer the ledger stored for (partner, key), if that booking committed (findStoredAnswer). */
   readonly findAnswer: (clientId: string, idempotencyKey: string) => Promise<{ fingerprint: string; answer: BookedAnswer } | undefined>;
+  /** Logs, metrics and the request's correlation (default: silent). */
+  readonly telemetry?: Telemetry | undefined;
 }
 
 export const INTAKE_TIME_LIMITS = {
@@ -101,6 +110,8 @@ interface IntakeState {
   checked?: CheckedMessage;
   /** The Redis claim on the key, when Redis answered. */
   claimToken?: string;
+  /** The first ISO reason code of the pacs.002 built for this request, if any (for the outcome metric and log). */
+  reason?: string;
   now: Date;
 }
 
@@ -108,6 +119,8 @@ type Stage = (request: IntakeRequest, state: IntakeState) => Promise<IntakeRespo
 
 export function createIntake(deps: IntakeDependencies): (request: IntakeRequest) => Promise<IntakeResponse> {
   const limits = deps.messageLimits ?? DEFAULT_MESSAGE_LIMITS;
+  const telemetry = deps.telemetry ?? silentTelemetry();
+  const book = observedBooking(deps.book, telemetry);
 
   const authenticate: Stage = async (request, state) => {
     const outcome = await deps.authenticate(request.auth);
@@ -228,7 +241,7 @@ export function createIntake(deps: IntakeDependencies): (request: IntakeRequest)
     const caller = state.caller!;
     let outcome: BookingOutcome;
     try {
-      outcome = await deps.book({
+      outcome = await book({
         clientId: caller.clientId,
         idempotencyKey: state.idempotencyKey!,
         fingerprint: state.fingerprint!,
@@ -307,6 +320,7 @@ export function createIntake(deps: IntakeDependencies): (request: IntakeRequest)
       ...(transactionStatus === undefined ? {} : { transactionStatus }),
       ...(deps.gatewayBic === undefined ? {} : { gatewayBic: deps.gatewayBic }),
     });
+    state.reason = statusReport.groupReasons[0]?.code ?? statusReport.transactions.find((t) => t.reasons.length > 0)?.reasons[0]?.code;
     const version = Number(checked.messageType.slice(-2));
     return withNonce(state, pacs002Response(status, buildPacs002(statusReport, pacs002VersionFor(version))));
   };
@@ -331,14 +345,115 @@ export function createIntake(deps: IntakeDependencies): (request: IntakeRequest)
 
   const STAGES: readonly Stage[] = [authenticate, authorise, requireIdempotencyKey, readBody, check, entitle, deduplicate, post, respond];
 
+  const { metrics, logger } = telemetry;
+
+  const timed = async (stage: Stage, request: IntakeRequest, state: IntakeState): Promise<IntakeResponse | undefined> => {
+    const endTimer = metrics.intakeStageSeconds.startTimer({ stage: stage.name });
+    const response = await stage(request, state);
+    endTimer();
+    return response;
+  };
+
+  /** Counted and logged once per request, however it ended (a throw is a 500 from the app's error handler: `error`). */
+  const observeAnswer = (stage: string, response: IntakeResponse | undefined, state: IntakeState, durationMs: number): void => {
+    const outcome = response === undefined ? 'error' : outcomeOf(stage, response);
+    const reason = response === undefined ? '' : (state.reason ?? errorCodeOf(response) ?? '');
+    metrics.intakeRequests.inc({ outcome, reason });
+    const idempotency = idempotencyResultOf(stage, outcome);
+    if (idempotency !== undefined) metrics.idempotency.inc({ result: idempotency });
+    const message = state.checked?.message;
+    const uetrs = message?.transactions.flatMap((t) => (t.uetr === undefined ? [] : [t.uetr.toLowerCase()]));
+    logger[outcome === 'error' || outcome === 'unavailable' ? 'warn' : 'info'](
+      {
+        stage,
+        outcome,
+        reason,
+        status: response?.status ?? 500,
+        durationMs: Math.round(durationMs),
+        clientId: state.caller?.clientId,
+        idempotencyKey: state.idempotencyKey,
+        msgId: message?.group.messageId ?? state.checked?.identity.messageId,
+        transactions: message?.transactions.length,
+        uetrs: uetrs?.slice(0, OBSERVABILITY_LIMITS.logUetrsPerLineMax),
+      },
+      'intake answered',
+    );
+  };
+
   return async (request) => {
     const state: IntakeState = { now: deps.now() };
-    for (const stage of STAGES) {
-      const response = await stage(request, state);
-      if (response !== undefined) return response;
+    const started = performance.now();
+    let stage: Stage | undefined;
+    let response: IntakeResponse | undefined;
+    try {
+      for (stage of STAGES) {
+        response = await timed(stage, request, state);
+        if (response !== undefined) return response;
+      }
+      throw new Error('intake pipeline ended without a response'); // unreachable: `respond` always answers
+    } finally {
+      observeAnswer(stage?.name ?? 'none', response, state, performance.now() - started);
     }
-    throw new Error('intake pipeline ended without a response'); // unreachable: `respond` always answers
   };
+}
+
+/**
+ * The booking, observed: its latency, the interaction id stored with the message (so the webhook relay can log it
+ * with every delivery of its payments), and one log line per payment with its UETR, MsgId and ledger outcome.
+ */
+function observedBooking(book: IntakeDependencies['book'], telemetry: Telemetry): IntakeDependencies['book'] {
+  const { metrics, logger, correlation } = telemetry;
+  return async (request) => {
+    const endTimer = metrics.ledgerBookingSeconds.startTimer();
+    let outcome: BookingOutcome;
+    try {
+      outcome = await book({ ...request, correlationId: correlation.current()?.interactionId });
+    } finally {
+      endTimer();
+    }
+    if (outcome.kind === 'booked') {
+      const msgId = request.checked.message?.group.messageId;
+      for (const [index, booking] of outcome.bookings) {
+        const uetr = booking.kind === 'duplicate' ? booking.existing.uetr : booking.uetr;
+        const reason = booking.kind === 'rejected' || booking.kind === 'duplicate' ? booking.reason.code : undefined;
+        logger.info({ msgId, uetr, transaction: index, booking: booking.kind, ...(reason === undefined ? {} : { reason }) }, `payment ${booking.kind}`);
+      }
+    }
+    return outcome;
+  };
+}
+
+/** How a request ended, from the stage that answered and the answer (see INTAKE_OUTCOMES). */
+function outcomeOf(stage: string, response: IntakeResponse): IntakeOutcome {
+  if (response.headers[REPLAY_HEADER] === 'true') return 'replayed';
+  if (stage === 'authenticate' || stage === 'authorise') return 'refused';
+  const isPacs002 = String(response.headers['content-type']).startsWith('application/xml');
+  if (isPacs002) return response.status === INTAKE_STATUS.accepted ? 'accepted' : response.status === INTAKE_STATUS.duplicate ? 'duplicate' : 'rejected';
+  if (stage === 'deduplicate' || stage === 'post') {
+    if (response.status === INTAKE_STATUS.keyInFlight) return 'key_in_flight';
+    if (response.status === INTAKE_STATUS.keyReused) return 'key_reused';
+    if (response.status === INTAKE_STATUS.ledgerUnavailable) return 'unavailable';
+  }
+  return 'invalid';
+}
+
+/** Only messages that could move money use their key: those that reached `deduplicate` and answered there or later. */
+function idempotencyResultOf(stage: string, outcome: IntakeOutcome): IdempotencyResult | undefined {
+  if (outcome === 'replayed') return 'hit';
+  if (outcome === 'key_in_flight') return 'in_flight';
+  if (outcome === 'key_reused') return 'reused';
+  return stage === 'post' ? 'miss' : undefined;
+}
+
+/** The `error` of a JSON answer (an OAuth refusal or a problem); a refusal without credentials has none. */
+function errorCodeOf(response: IntakeResponse): string | undefined {
+  if (!String(response.headers['content-type']).startsWith('application/json')) return undefined;
+  try {
+    const error = (JSON.parse(response.body) as { error?: unknown }).error;
+    return typeof error === 'string' ? error : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 const PACS002_CONTENT_TYPE = 'application/xml; charset=utf-8';

@@ -59,6 +59,8 @@ export interface AuthenticatorOptions {
   /** Server-provided DPoP nonces (RFC 9449 §9); `required` makes every proof carry a current one. */
   readonly dpopNonces?: { readonly nonces: DpopNonces; readonly required: boolean } | undefined;
   readonly limits: SecurityLimits;
+  /** Told of every proof refused as a replay (the operators' counter: a spike means stolen proofs or a buggy client). */
+  readonly onDpopReplayRejected?: (() => void) | undefined;
 }
 
 export type Authenticator = (request: AuthRequest) => Promise<Caller | AuthFailure>;
@@ -216,7 +218,9 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     if (context.proof === undefined) return undefined;
     try {
       const first = await options.replayStore.claimOnce(`dpop:${context.proof.jkt}:${context.proof.jti}`, limits.dpopJtiRetentionSeconds);
-      return first ? undefined : refuse('invalid_dpop_proof', 'the DPoP proof has been used before (jti replay)', 'DPoP');
+      if (first) return undefined;
+      options.onDpopReplayRejected?.();
+      return refuse('invalid_dpop_proof', 'the DPoP proof has been used before (jti replay)', 'DPoP');
     } catch (error) {
       if (!(error instanceof ReplayStoreUnavailable)) throw error;
       // Fail closed: without the replay store we cannot tell a replay from a first use.

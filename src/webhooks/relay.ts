@@ -56,6 +56,12 @@ export type RelayLogEntry =
       readonly deliveryId: string;
       readonly webhookId: string;
       readonly url: string;
+      /** The payment's UETR, the MsgId of its message and the interaction id of the request that brought it in,
+       * when they could be read (a lookup beside the send: its failure never holds a delivery back). */
+      readonly uetr: string | undefined;
+      readonly msgId: string | undefined;
+      readonly correlationId: string | undefined;
+      readonly eventType: string | undefined;
       readonly attempt: number;
       /** As recorded (webhook_attempts.outcome), or lost_lease when another relay had taken the delivery over. */
       readonly outcome: 'delivered' | 'retry' | 'gone' | 'dead' | 'lost_lease' | 'unrecorded';
@@ -91,6 +97,11 @@ export interface WebhookRelayOptions {
   readonly log?: ((entry: RelayLogEntry) => void) | undefined;
   /** Jitter source in [0, 1) for the retry schedule. */
   readonly random?: (() => number) | undefined;
+  /**
+   * False: no LISTEN connection, the relay polls (pollIntervalMs). For a database whose connections share one
+   * session (PGlite, src/embedded/), where a connection of its own would not be one. Default true.
+   */
+  readonly listen?: boolean | undefined;
 }
 
 export interface WebhookRelay {
@@ -163,6 +174,8 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
     const work = await deliveryWork(pool);
     if (!work.claimable) return { dispatched, sends: [], nextDueInMs: work.nextDueInMs };
     const claims = await claimDueDeliveries(pool, { relayId, limit: capacity, leaseSeconds: limits.leaseSeconds });
+    // For the attempt log lines only, read beside the sends (one query per batch), never in their way.
+    const payments = paymentsOfDeliveries(pool, claims.map((claim) => claim.deliveryId)).catch(() => new Map<string, DeliveryPayment>());
     // Keys once per endpoint per batch: a rotation between two batches is picked up by the next one.
     const keys = new Map<string, Promise<SigningKey[]>>();
     const sends = claims.map((claim) => {
@@ -173,7 +186,7 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
         endpointKeys.catch(() => {});
         keys.set(claim.endpointId, endpointKeys);
       }
-      const send = deliver(claim, endpointKeys).finally(() => {
+      const send = deliver(claim, endpointKeys, payments).finally(() => {
         inFlight.delete(send);
         wake();
       });
@@ -184,7 +197,7 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
   }
 
   /** Sign, send, record. Never rejects: every failure ends as a recorded attempt or a log line (and the lease). */
-  async function deliver(claim: DeliveryClaim, keys: Promise<SigningKey[]>): Promise<void> {
+  async function deliver(claim: DeliveryClaim, keys: Promise<SigningKey[]>, payments: Promise<ReadonlyMap<string, DeliveryPayment>>): Promise<void> {
     const started = performance.now();
     let outcome: SendOutcome;
     try {
@@ -208,12 +221,17 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
         await new Promise((resolve) => setTimeout(resolve, RELAY_LIMITS.recordRetryDelayMs * attempt));
       }
     }
+    const payment = (await payments).get(claim.deliveryId);
     log({
       kind: 'attempt',
       relayId,
       deliveryId: claim.deliveryId,
       webhookId: claim.webhookId,
       url: claim.url,
+      uetr: payment?.uetr,
+      msgId: payment?.msgId,
+      correlationId: payment?.correlationId,
+      eventType: payment?.eventType,
       attempt: claim.attempt,
       outcome: result === undefined ? 'unrecorded' : result.kind === 'lost_lease' ? 'lost_lease' : result.outcome,
       status: 'status' in outcome ? outcome.status : undefined,
@@ -300,9 +318,11 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
     async start() {
       if (state !== 'idle') throw new Error(`webhook relay ${relayId} is ${state}; a relay starts once`);
       state = 'running';
-      await new Promise<void>((resolve) => {
-        listenDone = listen(resolve);
-      });
+      if (options.listen !== false) {
+        await new Promise<void>((resolve) => {
+          listenDone = listen(resolve);
+        });
+      }
       loopDone = loop();
     },
     async stop() {
@@ -325,6 +345,25 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
       return { dispatched, attempted: sends.length };
     },
   };
+}
+
+interface DeliveryPayment {
+  readonly uetr: string;
+  readonly msgId: string;
+  readonly correlationId: string | undefined;
+  readonly eventType: string;
+}
+
+/** Who each delivery is about: its payment's UETR, its message's MsgId and correlation id (migration 0004). */
+async function paymentsOfDeliveries(pool: Pool, deliveryIds: readonly string[]): Promise<Map<string, DeliveryPayment>> {
+  if (deliveryIds.length === 0) return new Map();
+  const { rows } = await pool.query<{ id: string; uetr: string; msg_id: string; correlation_id: string | null; event_type: string }>(
+    `select d.id, p.uetr, m.msg_id, m.correlation_id, d.event_type
+       from webhook_deliveries d join payments p on p.id = d.payment_id join messages m on m.id = p.message_id
+      where d.id = any($1::bigint[])`,
+    [deliveryIds],
+  );
+  return new Map(rows.map((row) => [row.id, { uetr: row.uetr, msgId: row.msg_id, correlationId: row.correlation_id ?? undefined, eventType: row.event_type }]));
 }
 
 function defaultLog(entry: RelayLogEntry): void {

@@ -1,0 +1,98 @@
+/**
+ * The operations listener: plain HTTP, apart from the partners' mutual-TLS listener, for what a load balancer and a
+ * Prometheus server need and cannot do over mTLS (they hold no partner certificate):
+ *
+ *   GET /metrics       Prometheus exposition of the gateway's registry
+ *   GET /health/live   200 while the process serves HTTP at all
+ *   GET /health/ready  200 {status: ready, checks} when Postgres, Redis and the AS key set answer, else 503 naming
+ *                      the failed checks
+ *
+ * It serves nothing about payments and accepts no input, and binds to loopback unless configured otherwise
+ * (ISOGW_OPS_HOST): what it reveals (counts, latencies, dependency health) is for the operators' network only.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+
+import type { Registry } from 'prom-client';
+
+import { OBSERVABILITY_LIMITS } from './limits.ts';
+import { checkReadiness, type ReadinessCheck } from './readiness.ts';
+
+export interface OpsListenerOptions {
+  readonly host: string;
+  /** 0 = any free port (tests). */
+  readonly port: number;
+  readonly registry: Registry;
+  readonly readiness: readonly ReadinessCheck[];
+  readonly readinessTimeoutMs?: number | undefined;
+}
+
+export interface OpsListener {
+  /** `http://host:port`, with the port actually bound. */
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export async function startOpsListener(options: OpsListenerOptions): Promise<OpsListener> {
+  const readinessTimeoutMs = options.readinessTimeoutMs ?? OBSERVABILITY_LIMITS.readinessCheckTimeoutMs;
+  const server = createServer(
+    { requestTimeout: OBSERVABILITY_LIMITS.opsRequestTimeoutMs, headersTimeout: OBSERVABILITY_LIMITS.opsHeadersTimeoutMs },
+    (request, response) => {
+      void answer(request, response).catch((error: unknown) => {
+        // Our own failure (a metric's collect function threw): the scraper records a failed scrape.
+        if (!response.headersSent) json(response, 500, { error: 'server_error', error_description: (error as Error).message });
+        else response.destroy();
+      });
+    },
+  );
+
+  async function answer(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const path = (request.url ?? '/').split('?')[0];
+    const route = path === '/metrics' || path === '/health/live' || path === '/health/ready' ? path : undefined;
+    if (route === undefined) return json(response, 404, { error: 'not_found', error_description: 'GET /metrics, /health/live or /health/ready' });
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      response.setHeader('allow', 'GET, HEAD');
+      return json(response, 405, { error: 'method_not_allowed', error_description: `${route} answers GET` });
+    }
+    switch (route) {
+      case '/metrics': {
+        const text = await options.registry.metrics();
+        response.writeHead(200, { 'content-type': options.registry.contentType, 'cache-control': 'no-store' });
+        response.end(request.method === 'HEAD' ? undefined : text);
+        return;
+      }
+      case '/health/live':
+        return json(response, 200, { status: 'live' });
+      case '/health/ready': {
+        const report = await checkReadiness(options.readiness, readinessTimeoutMs);
+        return json(response, report.status === 'ready' ? 200 : 503, report);
+      }
+    }
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : options.port;
+  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Scrapers keep connections alive; idle ones would hold close() open.
+        server.closeIdleConnections();
+      }),
+  };
+}
+
+function json(response: ServerResponse, status: number, body: unknown): void {
+  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  response.end(JSON.stringify(body));
+}
