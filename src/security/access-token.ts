@@ -4,9 +4,10 @@
  * allow-list, exact issuer and audience, a small named clock skew, the claims RFC 9068 §2.2 requires, and `cnf`
  * because FAPI 2.0 tokens must be sender-constrained.
  */
-import { decodeProtectedHeader, errors as joseErrors, type JWTVerifyGetKey, jwtVerify } from 'jose';
+import { decodeProtectedHeader, errors as joseErrors, type JWTVerifyGetKey } from 'jose';
 
 import { FAPI_SIGNING_ALGORITHMS } from '../partners/registry.ts';
+import { verifyJwt } from './jws-verify.ts';
 import type { SecurityLimits } from './limits.ts';
 
 export interface AccessTokenClaims {
@@ -63,7 +64,8 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
     }
     let payload: Record<string, unknown>;
     try {
-      ({ payload } = await jwtVerify(token, options.keys, {
+      // jose's checks and claims, the signature by node:crypto (jws-verify.ts says why).
+      ({ payload } = await verifyJwt(token, options.keys, {
         algorithms: [...FAPI_SIGNING_ALGORITHMS],
         typ: 'at+jwt',
         issuer: options.issuer,

@@ -6,9 +6,10 @@
  */
 import { createHash } from 'node:crypto';
 
-import { decodeProtectedHeader, EmbeddedJWK, errors as joseErrors, jwtVerify } from 'jose';
+import { decodeProtectedHeader, errors as joseErrors } from 'jose';
 
 import { FAPI_SIGNING_ALGORITHMS } from '../partners/registry.ts';
+import { embeddedJwkKey, verifyJwt } from './jws-verify.ts';
 import { jwkThumbprint } from './jwk-thumbprint.ts';
 import type { SecurityLimits } from './limits.ts';
 
@@ -71,7 +72,8 @@ export async function verifyDpopProof(
   // 6. the signature verifies with the embedded key; 3. the required claims are present
   let payload: Record<string, unknown>;
   try {
-    ({ payload } = await jwtVerify(request.proof, EmbeddedJWK, {
+    // jose's checks and EmbeddedJWK rules, the signature by node:crypto (jws-verify.ts says why).
+    ({ payload } = await verifyJwt(request.proof, embeddedJwkKey, {
       typ: 'dpop+jwt',
       algorithms: [...FAPI_SIGNING_ALGORITHMS],
       // iat is judged below with our own window; jose must not apply its own exp/nbf leniency.
