@@ -2,7 +2,6 @@
  * The `isogw` command line. Commands are small modules; this file only dispatches and guarantees that a user
  * never sees a stack trace: usage errors exit 2 with a one-line message, anything unexpected exits 3.
  */
-import { runDemo } from './demo.ts';
 import { EXIT, type CliIo, UsageError } from './io.ts';
 import { runValidate, VALIDATE_USAGE } from './validate.ts';
 
@@ -10,7 +9,8 @@ const USAGE = `usage: isogw <command> [options]
 
 commands:
   validate [--pacs002] FILE...   check pacs.008 files against their XSD and the business rules
-  demo                           validate the example messages and show the pacs.002 answers
+  demo [--offline] [--json] [--pki DIR]
+                                 check the examples, then run the gateway and play a partner bank end to end
   certs [--out DIR]              create the development PKI (default certs/dev; development only)
   migrate                        apply the database migrations (DATABASE_URL)
   ledger fund|balance ...        fund a participant's account, show balances (DATABASE_URL; see ledger --help)
@@ -30,8 +30,11 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     switch (command) {
       case 'validate':
         return runValidate(args, io);
-      case 'demo':
-        return runDemo(io);
+      case 'demo': {
+        // Loaded on demand: the demo starts the authorization server, the gateway and (without DATABASE_URL) PGlite.
+        const { runDemo } = await import('./demo.ts');
+        return await runDemo(io, args);
+      }
       case 'certs': {
         // Loaded on demand: the X.509 writer (and its Reflect polyfill) is for this command only.
         const { runCerts } = await import('./certs.ts');
