@@ -28,6 +28,7 @@ import type { CheckedMessage } from '../iso20022/index.ts';
 import { reason, type Reason } from '../iso20022/reasons.ts';
 import { gatewayAccount, normalizeBic, type SettlementAccount, settlementAccountsFor } from '../ledger/accounts.ts';
 import { lockAccounts, postEntriesOnLockedAccounts } from '../ledger/post-locked-entries.ts';
+import { wakeRelaysAfterCommit } from './outbox-wakeup.ts';
 import { type PaymentStatus, type StatusEvent, statusEventsChain } from './status-events.ts';
 
 /** What the message was answered with (always a pacs.002): replayed byte for byte to a retry. */
@@ -96,6 +97,7 @@ export async function bookMessage(pool: Pool, request: BookingRequest): Promise<
       await client.query('begin');
       const outcome = await bookInTransaction(client, request);
       await client.query(outcome.kind === 'booked' ? 'commit' : 'rollback');
+      if (outcome.kind === 'booked') wakeRelaysAfterCommit(pool);
       return outcome;
     } catch (error) {
       await client.query('rollback').catch(() => {

@@ -23,6 +23,7 @@ import type { Pool, PoolClient } from 'pg';
 import type { TransactionStatus } from '../iso20022/pacs002/index.ts';
 import { gatewayAccount } from '../ledger/accounts.ts';
 import { postEntry } from '../ledger/post-entry.ts';
+import { wakeRelaysAfterCommit } from './outbox-wakeup.ts';
 import { paymentStatusReportXml } from './payment-status-report.ts';
 import { UUID_TEXT } from './read-model.ts';
 import { appendStatusEvents, type PaymentStatus } from './status-events.ts';
@@ -143,6 +144,7 @@ async function completeHeldPayment(pool: Pool, request: SettleRequest, completio
       const result = await completeInTransaction(client, request, completion);
       // Nothing to change (not found, not held): end the transaction without writing.
       await client.query(result.kind === 'settled' || result.kind === 'released' ? 'commit' : 'rollback');
+      if (result.kind === 'settled' || result.kind === 'released') wakeRelaysAfterCommit(pool);
       return result;
     } catch (error) {
       await client.query('rollback').catch((rollbackError: Error) => (broken = rollbackError));

@@ -18,6 +18,7 @@ import { hostname } from 'node:os';
 import pg from 'pg';
 import type { Pool } from 'pg';
 
+import { RELAY_CHANNEL } from '../payments/outbox-wakeup.ts';
 import { claimDueDeliveries, type DeliveryClaim, deliveryWork, recordOutcome, type RecordResult } from './delivery-store.ts';
 import { dispatchOutbox } from './dispatch.ts';
 import { signingKeysFor } from './endpoints.ts';
@@ -25,8 +26,11 @@ import { WEBHOOK_LIMITS, type WebhookLimits } from './limits.ts';
 import type { SendOutcome } from './sender.ts';
 import { type SigningKey, webhookHeaders } from './signing.ts';
 
-/** The channel the migration's triggers notify on outbox inserts and delivery changes. */
-export const WEBHOOKS_CHANNEL = 'isogw_webhooks';
+/**
+ * The channel relays listen on: committed bookings and settlements notify it after their commits
+ * (payments/outbox-wakeup.ts), the migrations' triggers when a delivery becomes due or an endpoint is enabled.
+ */
+export const WEBHOOKS_CHANNEL = RELAY_CHANNEL;
 
 /** The relay's own bounds (the delivery bounds are WEBHOOK_LIMITS). */
 export const RELAY_LIMITS = Object.freeze({
