@@ -10,6 +10,7 @@ import { silentTelemetry, type Telemetry } from './observability/telemetry.ts';
 import type { IntakeRequest } from './payments/intake.ts';
 import type { PaymentReads } from './payments/read-model.ts';
 import type { IntakeResponse } from './payments/responses.ts';
+import type { RateLimitCheck } from './ratelimit/rate-limit-check.ts';
 import { intakeRoute } from './routes/intake.ts';
 import { partnerSelfRoute } from './routes/partner-self.ts';
 import { paymentsReadRoute } from './routes/payments-read.ts';
@@ -25,6 +26,8 @@ export interface GatewayDependencies {
   readonly webhooks?: WebhookApiDependencies;
   /** Logs and the request correlation scope (default: silent). The intake must share it to log with the request's ids. */
   readonly telemetry?: Telemetry;
+  /** The per-partner rate limit of the JSON routes (the intake gets its own through `intake`); undefined = none. */
+  readonly rateLimit?: RateLimitCheck | undefined;
 }
 
 export function buildApp(config: GatewayConfig, deps: GatewayDependencies): FastifyInstance {
@@ -73,10 +76,11 @@ export function buildApp(config: GatewayConfig, deps: GatewayDependencies): Fast
   });
 
   app.get('/health/live', async () => ({ status: 'live' }));
-  app.register(partnerSelfRoute, { authenticate: deps.authenticate, now: deps.now });
-  app.register(paymentsReadRoute, { authenticate: deps.authenticate, now: deps.now, reads: deps.reads });
+  const gate = { authenticate: deps.authenticate, now: deps.now, rateLimit: deps.rateLimit };
+  app.register(partnerSelfRoute, gate);
+  app.register(paymentsReadRoute, { ...gate, reads: deps.reads });
   if (deps.webhooks !== undefined) {
-    app.register(webhooksRoute, { authenticate: deps.authenticate, now: deps.now, reads: deps.reads, ...deps.webhooks });
+    app.register(webhooksRoute, { ...gate, reads: deps.reads, ...deps.webhooks });
   }
   app.register(intakeRoute, { intake: deps.intake, now: deps.now });
   return app;

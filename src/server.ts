@@ -21,7 +21,13 @@ import { outboxLagSeconds } from './observability/outbox-lag.ts';
 import { jwksCheck, postgresCheck, type ReadinessCheck, redisCheck } from './observability/readiness.ts';
 import { relayEventSink } from './observability/relay-events.ts';
 import { createTelemetry, type Telemetry } from './observability/telemetry.ts';
+import { createOperatorPage } from './operator/page.ts';
 import { loadPartnerRegistry } from './partners/registry.ts';
+import { createMemoryRateLimiter } from './embedded/memory-rate-limiter.ts';
+import { DEFAULT_RATE_LIMIT_POLICIES } from './ratelimit/policy.ts';
+import { createRateLimitCheck, type RateLimitCheck } from './ratelimit/rate-limit-check.ts';
+import type { RateLimiter } from './ratelimit/rate-limiter.ts';
+import { createRedisRateLimiter } from './ratelimit/redis-rate-limiter.ts';
 import { createIntake } from './payments/intake.ts';
 import { createPaymentReads } from './payments/read-model.ts';
 import { createAccessTokenVerifier } from './security/access-token.ts';
@@ -35,7 +41,7 @@ import { createWebhookSender } from './webhooks/sender.ts';
 export interface RunningGateway {
   readonly url: string;
   readonly port: number;
-  /** The operations listener (`http://host:port`: /metrics, /health/*), when config.operations turned it on. */
+  /** The operations listener (`http://host:port`: /metrics, /health/*, /ops/*), when config.operations turned it on. */
   readonly opsUrl?: string | undefined;
   close(): Promise<void>;
 }
@@ -49,7 +55,12 @@ export interface GatewayOverrides {
    * The ports Redis backs, given instead of it: no Redis connection is made. The embedded default passes in-memory
    * ones (src/embedded/), which are right for a single instance only.
    */
-  readonly sharedState?: { readonly replayStore: ReplayStore; readonly idempotency: IdempotencyFastPath };
+  readonly sharedState?: {
+    readonly replayStore: ReplayStore;
+    readonly idempotency: IdempotencyFastPath;
+    /** Default: in memory, like the other two (one instance). */
+    readonly rateLimiter?: RateLimiter | undefined;
+  };
   /** Where the JSON log lines go (config.logLevel decides which); default stdout. Tests read them back. */
   readonly logDestination?: DestinationStream;
 }
@@ -72,6 +83,7 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
     sharedState = {
       replayStore: createRedisReplayStore(redis, { keyPrefix: `${overrides.redisKeyPrefix ?? 'isogw:'}replay:`, timeoutMs: config.limits.replayStoreTimeoutMs }),
       idempotency: createIdempotencyFastPath(redis, { keyPrefix: overrides.redisKeyPrefix ?? 'isogw:' }),
+      rateLimiter: config.rateLimits === 'off' ? undefined : createRedisRateLimiter(redis, { keyPrefix: overrides.redisKeyPrefix ?? 'isogw:', policies: config.rateLimits }),
     };
   }
   // One session (embedded PGlite): one connection, so transactions never interleave on it.
@@ -109,6 +121,7 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
     limits: config.limits,
     onDpopReplayRejected: () => telemetry.metrics.dpopReplayRejections.inc(),
   });
+  const rateLimit = rateLimitCheck(config, sharedState.rateLimiter, telemetry);
   const intake = createIntake({
     authenticate,
     schemas,
@@ -119,6 +132,7 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
     book: (request) => bookMessage(database, request),
     findAnswer: (clientId, key) => findStoredAnswer(database, clientId, key),
     telemetry,
+    rateLimit,
   });
   const app = buildApp(config, {
     authenticate,
@@ -127,6 +141,7 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
     reads: createPaymentReads(database),
     webhooks: { pool: database, allowInsecureEndpoints: config.webhooks.allowInsecureEndpoints },
     telemetry,
+    rateLimit,
   });
   await app.listen({ host: config.listen.host, port: config.listen.port });
   const relay = config.webhooks.relay ? await startRelay(config, telemetry, config.database.singleSession ? database : undefined) : undefined;
@@ -143,12 +158,40 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
       // Readiness goes first, so a load balancer stops sending before we stop serving.
       await operations?.close();
       // In-flight requests finish (app.close waits for them), and so do in-flight webhook sends, which are recorded.
-      await Promise.all([app.close(), relay?.stop()]);
+      // New connections are refused from the start. Past the deadline, the connections still open are destroyed.
+      // A connection whose request is answered during the shutdown is closed once idle, rather than kept alive for
+      // the next request that would never come (keepAliveTimeout is read when each response finishes).
+      app.server.keepAliveTimeout = SHUTDOWN_KEEP_ALIVE_MS;
+      const deadlineMs = config.shutdownDeadlineMs ?? SHUTDOWN_DEADLINE_MS;
+      const deadline = setTimeout(() => {
+        telemetry.logger.warn({ deadlineMs }, 'shutdown deadline passed; destroying the connections still open');
+        app.server.closeAllConnections();
+      }, deadlineMs);
+      await Promise.all([app.close(), relay?.stop()]).finally(() => clearTimeout(deadline));
       await keySet.close();
       await database.end();
       redis?.disconnect();
     })()),
   };
+}
+
+/**
+ * How long a shutdown waits for in-flight requests before destroying their connections: under the 30 s a container
+ * orchestrator (Kubernetes' terminationGracePeriodSeconds) grants before SIGKILL, and well past the intake's own
+ * 10 s body limit, so a request that is being answered normally finishes.
+ */
+export const SHUTDOWN_DEADLINE_MS = 25_000;
+/** Keep-alive of a connection answered during the shutdown: just long enough for the answer to leave. */
+const SHUTDOWN_KEEP_ALIVE_MS = 1;
+
+/**
+ * The per-partner rate limit (src/ratelimit/): on Redis when the gateway has Redis, in memory otherwise (the
+ * embedded default is one instance), none when the configuration turns it off.
+ */
+function rateLimitCheck(config: GatewayConfig, limiter: RateLimiter | undefined, telemetry: Telemetry): RateLimitCheck | undefined {
+  if (config.rateLimits === 'off') return undefined;
+  const policies = config.rateLimits ?? DEFAULT_RATE_LIMIT_POLICIES;
+  return createRateLimitCheck({ limiter: limiter ?? createMemoryRateLimiter({ policies }), policies, log: telemetry.logger });
 }
 
 /** Connections of the relay's own pool: a few connections, so that up to claimBatchDeliveries sends recording their
@@ -187,7 +230,7 @@ async function startRelay(config: GatewayConfig, telemetry: Telemetry, sharedPoo
 /**
  * The plain-HTTP operations listener (src/observability/ops-listener.ts): metrics, liveness, and readiness over the
  * gateway's own pool and Redis client (what requests use, not a side channel that could be up while they are down)
- * and the AS key set.
+ * and the AS key set; and the operator's page (src/operator/) when an operator token is configured.
  */
 async function startOperations(config: GatewayConfig, telemetry: Telemetry, database: Pool, redis: Redis | undefined): Promise<OpsListener> {
   const jwks = jwksCheck({
@@ -197,7 +240,10 @@ async function startOperations(config: GatewayConfig, telemetry: Telemetry, data
   });
   // Without Redis (in-memory shared state, one instance) there is nothing to check there.
   const readiness: ReadinessCheck[] = [postgresCheck(database), ...(redis === undefined ? [] : [redisCheck(redis)]), jwks];
-  const listener = await startOpsListener({ ...config.operations!, registry: telemetry.metrics.registry, readiness });
+  const { host, port, operatorTokenSha256 } = config.operations!;
+  // The operator's page reads through the gateway's own pool, as the app role (read grants on all it shows).
+  const operatorPage = operatorTokenSha256 === undefined ? undefined : createOperatorPage({ pool: database, tokenSha256: operatorTokenSha256 });
+  const listener = await startOpsListener({ host, port, registry: telemetry.metrics.registry, readiness, operatorPage });
   return {
     ...listener,
     async close() {
@@ -212,7 +258,23 @@ if (import.meta.main) {
   const gateway = await startGateway(config);
   const operations = gateway.opsUrl === undefined ? '' : `; operations (metrics, health) on ${gateway.opsUrl}`;
   process.stdout.write(`iso20022-gateway listening on ${gateway.url} (external ${config.externalOrigin.origin})${operations}\n`);
-  const stop = () => void gateway.close().then(() => process.exit(0));
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  // The first SIGTERM or SIGINT closes gracefully (in-flight requests and webhook sends finish, within
+  // SHUTDOWN_DEADLINE_MS) and exits 0; a second one, of either kind, exits at once (an operator who means it).
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      process.stderr.write(`${signal} again: exiting without waiting for the shutdown to finish\n`);
+      process.exit(1);
+    }
+    stopping = true;
+    gateway.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        process.stderr.write(`shutdown failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
 }

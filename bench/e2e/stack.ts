@@ -27,6 +27,9 @@ import type { E2eSettings } from './settings.ts';
 
 /** The gateway process is sampled this often. */
 export const SAMPLE_INTERVAL_MS = 1_000;
+/** Requests per second and burst for every rate-limited route class: beyond what one machine can send. */
+const BENCH_RATE_LIMIT = '1000000';
+
 /** ISOGW_* variables of the caller's environment that would point the gateway elsewhere than the bench's own. */
 const OVERRIDDEN_VARIABLES = ['ISOGW_REDIS_URL', 'ISOGW_DATABASE_URL', 'ISOGW_AUDIENCE', 'ISOGW_CLIENT_CERT_HEADER', 'ISOGW_TRUSTED_PROXIES'];
 
@@ -103,6 +106,12 @@ export async function startBenchStack(settings: E2eSettings, progress: ProgressL
       ISOGW_PARTNERS_FILE: pki.files.registry,
       REDIS_URL: settings.redisUrl,
       DATABASE_URL: database.url,
+      // Per-partner rate limits stay on (their Redis round trip is part of the real path) but set above anything a
+      // bench can send: the bench measures the gateway's ceiling, not a policy. The caller's environment may override.
+      ISOGW_RATE_LIMIT_INTAKE_PER_SECOND: process.env.ISOGW_RATE_LIMIT_INTAKE_PER_SECOND ?? BENCH_RATE_LIMIT,
+      ISOGW_RATE_LIMIT_INTAKE_BURST: process.env.ISOGW_RATE_LIMIT_INTAKE_BURST ?? BENCH_RATE_LIMIT,
+      ISOGW_RATE_LIMIT_READ_PER_SECOND: process.env.ISOGW_RATE_LIMIT_READ_PER_SECOND ?? BENCH_RATE_LIMIT,
+      ISOGW_RATE_LIMIT_READ_BURST: process.env.ISOGW_RATE_LIMIT_READ_BURST ?? BENCH_RATE_LIMIT,
     };
     for (const name of OVERRIDDEN_VARIABLES) delete gatewayEnv[name];
     const profileDir = settings.cpuProfile ? mkdtempSync(join(tmpdir(), 'isogw-bench-e2e-prof-')) : undefined;

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 
 import { LOG_LEVELS, type LogLevel } from '../observability/logger.ts';
+import { DEFAULT_RATE_LIMIT_POLICIES, RATE_LIMIT_LIMITS, type RateLimitPolicies, ROUTE_CLASSES } from '../ratelimit/policy.ts';
 import { SECURITY_LIMITS, type SecurityLimits } from '../security/limits.ts';
 
 export type TlsMinVersion = 'TLSv1.3' | 'TLSv1.2';
@@ -52,11 +53,19 @@ export interface GatewayConfig {
   readonly webhooks: WebhookSettings;
   /**
    * The plain-HTTP operations listener (GET /metrics, /health/live, /health/ready); undefined = none. Port 0 picks a
-   * free one (tests).
+   * free one (tests). `operatorTokenSha256` (32 bytes, the SHA-256 of the operator token) turns on the operator's
+   * page under /ops/ (src/operator/); undefined = /ops/* is a 404.
    */
-  readonly operations?: { readonly host: string; readonly port: number } | undefined;
+  readonly operations?: { readonly host: string; readonly port: number; readonly operatorTokenSha256?: Uint8Array | undefined } | undefined;
   /** JSON log lines on stdout from this level up; undefined = none (a config built in code: tests, tools). */
   readonly logLevel?: LogLevel | undefined;
+  /**
+   * Per-partner rate limits by route class (src/ratelimit/policy.ts); undefined = DEFAULT_RATE_LIMIT_POLICIES,
+   * 'off' = none (a benchmark measuring the gateway's own ceiling).
+   */
+  readonly rateLimits?: RateLimitPolicies | 'off' | undefined;
+  /** How long a shutdown waits for in-flight requests before destroying their connections; undefined = 25 s. */
+  readonly shutdownDeadlineMs?: number | undefined;
 }
 
 export interface WebhookSettings {
@@ -168,22 +177,74 @@ export function gatewayConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Gate
     webhooks: webhookSettings(env, file, problems),
     operations: operationsListener(env, problems),
     logLevel: logLevel(env.ISOGW_LOG_LEVEL, problems),
+    rateLimits: rateLimits(env, problems),
+    shutdownDeadlineMs: shutdownDeadlineMs(env.ISOGW_SHUTDOWN_DEADLINE_MS, problems),
   };
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
   return Object.freeze(config);
 }
 
-/** ISOGW_OPS_PORT turns the operations listener on; it binds to ISOGW_OPS_HOST, loopback unless set. */
+/** ISOGW_SHUTDOWN_DEADLINE_MS: whole milliseconds, up to 10 minutes; unset = the default (server.ts). */
+function shutdownDeadlineMs(value: string | undefined, problems: string[]): number | undefined {
+  const text = value?.trim();
+  if (!text) return undefined;
+  const ms = Number(text);
+  if (!/^\d+$/.test(text) || ms > SHUTDOWN_DEADLINE_MAX_MS) problems.push(`ISOGW_SHUTDOWN_DEADLINE_MS must be whole milliseconds from 0 to ${SHUTDOWN_DEADLINE_MAX_MS}`);
+  return ms;
+}
+
+/** A shutdown longer than this is a hang, not a drain. */
+const SHUTDOWN_DEADLINE_MAX_MS = 10 * 60 * 1000;
+
+/**
+ * ISOGW_RATE_LIMIT=on|off (on), and per route class ISOGW_RATE_LIMIT_<INTAKE|READ|WEBHOOKS>_PER_SECOND and
+ * …_BURST (requests; defaults in DEFAULT_RATE_LIMIT_POLICIES).
+ */
+function rateLimits(env: NodeJS.ProcessEnv, problems: string[]): RateLimitPolicies | 'off' {
+  const switchText = env.ISOGW_RATE_LIMIT?.trim() || 'on';
+  if (switchText !== 'on' && switchText !== 'off') problems.push('ISOGW_RATE_LIMIT must be on or off');
+  const setting = (name: string, fallback: number): number => {
+    const text = env[name]?.trim();
+    if (!text) return fallback;
+    const value = Number(text);
+    if (!/^\d+$/.test(text) || value < 1 || value > RATE_LIMIT_LIMITS.settingMax) {
+      problems.push(`${name} must be a whole number of requests from 1 to ${RATE_LIMIT_LIMITS.settingMax}`);
+      return fallback;
+    }
+    return value;
+  };
+  const policies = Object.fromEntries(
+    ROUTE_CLASSES.map((routeClass) => {
+      const prefix = `ISOGW_RATE_LIMIT_${routeClass.toUpperCase()}`;
+      const defaults = DEFAULT_RATE_LIMIT_POLICIES[routeClass];
+      return [routeClass, Object.freeze({ perSecond: setting(`${prefix}_PER_SECOND`, defaults.perSecond), burst: setting(`${prefix}_BURST`, defaults.burst) })];
+    }),
+  ) as unknown as RateLimitPolicies;
+  return switchText === 'off' ? 'off' : Object.freeze(policies);
+}
+
+/**
+ * ISOGW_OPS_PORT turns the operations listener on; it binds to ISOGW_OPS_HOST, loopback unless set.
+ * ISOGW_OPERATOR_TOKEN_SHA256 (64 hex digits: the SHA-256 of the operator token, so no secret sits in the
+ * configuration) turns on the operator's page on it.
+ */
 function operationsListener(env: NodeJS.ProcessEnv, problems: string[]): GatewayConfig['operations'] {
   const portText = env.ISOGW_OPS_PORT?.trim();
   const host = env.ISOGW_OPS_HOST?.trim();
+  const tokenHex = env.ISOGW_OPERATOR_TOKEN_SHA256?.trim();
   if (!portText) {
     if (host) problems.push('ISOGW_OPS_HOST needs ISOGW_OPS_PORT (the operations listener is off without a port)');
+    if (tokenHex) problems.push('ISOGW_OPERATOR_TOKEN_SHA256 needs ISOGW_OPS_PORT (the operator page is served by the operations listener)');
     return undefined;
   }
   const port = Number(portText);
   if (!/^\d+$/.test(portText) || port > 65535) problems.push('ISOGW_OPS_PORT must be a port number');
-  return { host: host || '127.0.0.1', port };
+  let operatorTokenSha256: Uint8Array | undefined;
+  if (tokenHex) {
+    if (/^[0-9a-fA-F]{64}$/.test(tokenHex)) operatorTokenSha256 = Buffer.from(tokenHex, 'hex');
+    else problems.push('ISOGW_OPERATOR_TOKEN_SHA256 must be 64 hex digits (the SHA-256 of the operator token, e.g. from `printf %s "$TOKEN" | sha256sum`)');
+  }
+  return { host: host || '127.0.0.1', port, operatorTokenSha256 };
 }
 
 /** info unless ISOGW_LOG_LEVEL says otherwise. */

@@ -4,6 +4,7 @@
  */
 import { REASONS, type ReasonDefinition } from '../iso20022/index.ts';
 import { INTAKE_STATUS } from '../payments/intake.ts';
+import { DEFAULT_RATE_LIMIT_POLICIES, RATE_LIMIT_ERRORS } from '../ratelimit/policy.ts';
 import { PAYMENTS_READ_ERRORS } from '../routes/payments-read.ts';
 import { WEBHOOK_API_ERRORS } from '../routes/webhooks.ts';
 import { OAUTH_ERRORS } from '../security/auth-failure.ts';
@@ -16,6 +17,7 @@ const INTAKE_STATUS_MEANING: Record<keyof typeof INTAKE_STATUS, { body: string; 
   duplicate: { body: 'pacs.002 (XML)', meaning: 'The message (instructing agent + MsgId), or every payment in it (UETR, or instructing agent + TxId), was booked before under another Idempotency-Key: RJCT `DUPL` (`DUPLICATE_MESSAGE`, `DUPLICATE_PAYMENT`) naming what was found; nothing is posted again.' },
   keyInFlight: { body: 'JSON `{error: "idempotency_key_in_flight"}` + `Retry-After`', meaning: 'Another request with the same Idempotency-Key and body is still being booked (and the ledger has no answer for that key yet); retry after it finishes to get its answer.' },
   keyReused: { body: 'JSON `{error: "idempotency_key_reused"}`', meaning: 'The Idempotency-Key was used before with a different body (keys are kept for ever in the ledger, 24 h in the Redis fast path).' },
+  rateLimited: { body: 'JSON `{error: "rate_limited"}` + `Retry-After` + `RateLimit-Policy`, `RateLimit`', meaning: 'The partner sent more pacs.008 than its intake rate limit allows (see Rate limits below). Checked right after authentication, before the Idempotency-Key and the body: nothing was read or booked; retry the same request (same key) after `Retry-After` seconds.' },
   keyMissing: { body: 'JSON `{error: "idempotency_key_missing"}` or `{error: "idempotency_key_invalid"}`', meaning: 'No Idempotency-Key header, more than one, or one that is empty, longer than 255 characters or not visible ASCII. Checked before the body is read.' },
   unreadable: { body: 'JSON `{error: "unreadable_message", reasons}` or `{error: "incomplete_body"}`', meaning: 'Not a pacs.008 we can identify (not well-formed XML, a DOCTYPE, an unknown namespace; the reasons below say which), or a body that broke off before its end.' },
   bodyTimeout: { body: 'JSON `{error: "body_timeout"}`', meaning: 'The body did not arrive within 10 s.' },
@@ -24,13 +26,17 @@ const INTAKE_STATUS_MEANING: Record<keyof typeof INTAKE_STATUS, { body: string; 
   ledgerUnavailable: { body: 'JSON `{error: "ledger_unavailable"}` + `Retry-After`', meaning: 'The ledger could not book the message (database down, timed out); nothing was booked. Retry with the same Idempotency-Key.' },
 };
 
+const ROUTE_CLASS_DEFAULTS = (Object.entries(DEFAULT_RATE_LIMIT_POLICIES) as [string, { perSecond: number; burst: number }][])
+  .map(([routeClass, policy]) => `${routeClass} ${policy.perSecond}/${policy.burst}`)
+  .join(', ');
+
 export function errorCatalogueMarkdown(): string {
   const rows = (Object.entries(REASONS) as [string, ReasonDefinition][]).map(
     ([id, d]) => `| \`${id}\` | \`${d.iso}\` | ${d.scope === 'message' ? 'whole message' : 'one transaction'} | ${d.summary} |`,
   );
   return `# Error catalogue
 
-Generated from \`src/iso20022/reasons.ts\`, \`src/payments/intake.ts\`, \`src/routes/payments-read.ts\`, \`src/routes/webhooks.ts\` and \`src/security/auth-failure.ts\` by \`npm run docs:errors\`; a test fails when this file is stale.
+Generated from \`src/iso20022/reasons.ts\`, \`src/payments/intake.ts\`, \`src/routes/payments-read.ts\`, \`src/routes/webhooks.ts\`, \`src/ratelimit/policy.ts\` and \`src/security/auth-failure.ts\` by \`npm run docs:errors\`; a test fails when this file is stale.
 
 Every rejection of a pacs.008 carries a stable **rule id** (what to switch on), the ISO 20022
 **ExternalStatusReason1Code** that goes into the pacs.002 (\`StsRsnInf/Rsn/Cd\`), and the **element path** of
@@ -79,6 +85,20 @@ body looked at. A partner sees and changes only its own endpoints and their deli
 |---|---|---|---|
 ${(Object.entries(WEBHOOK_API_ERRORS) as [string, { status: number; route: string; when: string }][])
   .map(([code, e]) => `| \`${code}\` | ${e.status} | \`${e.route}\` | ${e.when} |`)
+  .join('\n')}
+
+## Rate limits (every route)
+
+Each partner (OAuth client) has a request budget per route class — intake (\`POST /iso20022/pacs.008\`), reads
+(\`GET /partners/me\`, \`/payments/{uetr}\`, \`/accounts\`, \`/accounts/{id}/balance\`) and the webhook API — shared by
+every gateway instance. It is checked right after authentication and the scope, so nobody else can spend a
+partner's budget, and before anything else is read. Defaults (requests per second / burst): ${ROUTE_CLASS_DEFAULTS};
+\`ISOGW_RATE_LIMIT_<CLASS>_PER_SECOND\` and \`…_BURST\` change them, \`ISOGW_RATE_LIMIT=off\` turns them off.
+
+| Error | Status | Route | When |
+|---|---|---|---|
+${(Object.entries(RATE_LIMIT_ERRORS) as [string, { status: number; route: string; when: string }][])
+  .map(([code, e]) => `| \`${code}\` | ${e.status} | ${e.route} | ${e.when} |`)
   .join('\n')}
 
 ## Authentication and authorisation refusals (FAPI 2.0 resource server)

@@ -7,13 +7,15 @@
  *   GET /health/ready  200 {status: ready, checks} when Postgres, Redis and the AS key set answer, else 503 naming
  *                      the failed checks
  *
- * It serves nothing about payments and accepts no input, and binds to loopback unless configured otherwise
- * (ISOGW_OPS_HOST): what it reveals (counts, latencies, dependency health) is for the operators' network only.
+ * It binds to loopback unless configured otherwise (ISOGW_OPS_HOST): what it reveals (counts, latencies, dependency
+ * health) is for the operators' network only. With an operator page (src/operator/, on when an operator token is
+ * configured) it also serves /ops/*, behind that token; without one, /ops/* is a 404 like any unknown path.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 
 import type { Registry } from 'prom-client';
 
+import type { OperatorPage } from '../operator/page.ts';
 import { OBSERVABILITY_LIMITS } from './limits.ts';
 import { checkReadiness, type ReadinessCheck } from './readiness.ts';
 
@@ -24,6 +26,8 @@ export interface OpsListenerOptions {
   readonly registry: Registry;
   readonly readiness: readonly ReadinessCheck[];
   readonly readinessTimeoutMs?: number | undefined;
+  /** Serves /ops/* (it authenticates its callers itself); undefined = /ops/* is a 404. */
+  readonly operatorPage?: OperatorPage | undefined;
 }
 
 export interface OpsListener {
@@ -47,7 +51,8 @@ export async function startOpsListener(options: OpsListenerOptions): Promise<Ops
   );
 
   async function answer(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const path = (request.url ?? '/').split('?')[0];
+    const path = (request.url ?? '/').split('?')[0] ?? '/';
+    if (options.operatorPage !== undefined && (path === '/ops' || path.startsWith('/ops/'))) return options.operatorPage.handle(request, response);
     const route = path === '/metrics' || path === '/health/live' || path === '/health/ready' ? path : undefined;
     if (route === undefined) return json(response, 404, { error: 'not_found', error_description: 'GET /metrics, /health/live or /health/ready' });
     if (request.method !== 'GET' && request.method !== 'HEAD') {

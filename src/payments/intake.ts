@@ -1,7 +1,7 @@
 /**
  * The intake pipeline for `POST /iso20022/pacs.008`, as one ordered list of named stages, read top to bottom:
  *
- *   authenticate → authorise → requireIdempotencyKey → readBody → check → entitle → deduplicate → post → respond
+ *   authenticate → authorise → rateLimit → requireIdempotencyKey → readBody → check → entitle → deduplicate → post → respond
  *
  * Each stage either enriches the intake's state or ends the request with a documented answer. Authentication runs
  * before a single body byte is read: strangers never make us buffer, parse or validate anything. A message that
@@ -26,6 +26,7 @@ import type { IdempotencyResult, IntakeOutcome } from '../observability/metrics.
 import { OBSERVABILITY_LIMITS } from '../observability/limits.ts';
 import { silentTelemetry, type Telemetry } from '../observability/telemetry.ts';
 import { FAPI_SIGNING_ALGORITHMS } from '../partners/registry.ts';
+import type { RateLimitCheck } from '../ratelimit/rate-limit-check.ts';
 import type { AuthRequest, Authenticator, Caller } from '../security/authenticate.ts';
 import { requireScope } from '../security/authenticate.ts';
 import { isAuthFailure } from '../security/auth-failure.ts';
@@ -60,6 +61,8 @@ export interface IntakeDependencies {
   readonly findAnswer: (clientId: string, idempotencyKey: string) => Promise<{ fingerprint: string; answer: BookedAnswer } | undefined>;
   /** Logs, metrics and the request's correlation (default: silent). */
   readonly telemetry?: Telemetry | undefined;
+  /** The partner's intake rate limit (src/ratelimit/); undefined = none. */
+  readonly rateLimit?: RateLimitCheck | undefined;
 }
 
 export const INTAKE_TIME_LIMITS = {
@@ -85,6 +88,8 @@ export const INTAKE_STATUS = {
   keyInFlight: 409,
   /** JSON problem: this Idempotency-Key was used before with a different body. */
   keyReused: 422,
+  /** JSON problem: the partner's intake rate limit is spent (Retry-After, RateLimit headers); nothing was read. */
+  rateLimited: 429,
   /** JSON problem: Idempotency-Key missing or malformed. */
   keyMissing: 400,
   /** JSON problem: not a pacs.008 we can identify (not XML, DOCTYPE, unknown namespace...), or a broken body. */
@@ -132,6 +137,15 @@ export function createIntake(deps: IntakeDependencies): (request: IntakeRequest)
   const authorise: Stage = (_request, state) => {
     const failure = requireScope(state.caller!, 'payments:write');
     return failure === undefined ? undefined : authFailureResponse(failure, FAPI_SIGNING_ALGORITHMS);
+  };
+
+  /** Per partner, before a single body byte is read: a rate-limited request costs us no parsing and changes nothing. */
+  const rateLimit: Stage = async (_request, state) => {
+    const limited = await deps.rateLimit?.(state.caller!.clientId, 'intake');
+    if (limited === undefined) return undefined;
+    // Named for the docs: the check answers INTAKE_STATUS.rateLimited.
+    if (limited.status !== INTAKE_STATUS.rateLimited) throw new Error(`rate limit check answered ${limited.status}`);
+    return withNonce(state, limited);
   };
 
   const requireIdempotencyKey: Stage = (request, state) => {
@@ -343,7 +357,7 @@ export function createIntake(deps: IntakeDependencies): (request: IntakeRequest)
     await deps.idempotency.release(state.caller!.clientId, state.idempotencyKey!, state.claimToken);
   };
 
-  const STAGES: readonly Stage[] = [authenticate, authorise, requireIdempotencyKey, readBody, check, entitle, deduplicate, post, respond];
+  const STAGES: readonly Stage[] = [authenticate, authorise, rateLimit, requireIdempotencyKey, readBody, check, entitle, deduplicate, post, respond];
 
   const { metrics, logger } = telemetry;
 
@@ -426,7 +440,7 @@ function observedBooking(book: IntakeDependencies['book'], telemetry: Telemetry)
 /** How a request ended, from the stage that answered and the answer (see INTAKE_OUTCOMES). */
 function outcomeOf(stage: string, response: IntakeResponse): IntakeOutcome {
   if (response.headers[REPLAY_HEADER] === 'true') return 'replayed';
-  if (stage === 'authenticate' || stage === 'authorise') return 'refused';
+  if (stage === 'authenticate' || stage === 'authorise' || stage === 'rateLimit') return 'refused';
   const isPacs002 = String(response.headers['content-type']).startsWith('application/xml');
   if (isPacs002) return response.status === INTAKE_STATUS.accepted ? 'accepted' : response.status === INTAKE_STATUS.duplicate ? 'duplicate' : 'rejected';
   if (stage === 'deduplicate' || stage === 'post') {

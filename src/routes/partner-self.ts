@@ -5,24 +5,15 @@
  */
 import type { FastifyInstance } from 'fastify';
 
-import { FAPI_SIGNING_ALGORITHMS } from '../partners/registry.ts';
-import { authFailureResponse } from '../payments/responses.ts';
-import { isAuthFailure } from '../security/auth-failure.ts';
-import type { Authenticator } from '../security/authenticate.ts';
-import { authRequestOf } from './intake.ts';
+import { authorisedCaller, type CallerGateOptions } from './authorised-caller.ts';
 
-export interface PartnerSelfRouteOptions {
-  readonly authenticate: Authenticator;
-  readonly now: () => Date;
-}
+export type PartnerSelfRouteOptions = CallerGateOptions;
 
 export async function partnerSelfRoute(app: FastifyInstance, options: PartnerSelfRouteOptions): Promise<void> {
   app.get('/partners/me', async (request, reply) => {
-    const caller = await options.authenticate(authRequestOf(request, options.now()));
-    if (isAuthFailure(caller)) {
-      const response = authFailureResponse(caller, FAPI_SIGNING_ALGORITHMS);
-      return reply.code(response.status).headers(response.headers).send(response.body);
-    }
+    // No scope beyond a valid token; it counts against the partner's `read` rate limit.
+    const caller = await authorisedCaller(request, reply, options, undefined, 'read');
+    if (caller === undefined) return reply;
     if (caller.dpopNonce !== undefined) reply.header('dpop-nonce', caller.dpopNonce);
     return reply.header('cache-control', 'no-store').send({
       clientId: caller.clientId,

@@ -5,21 +5,21 @@
  *   GET /accounts                  the caller's participants' accounts with their balances
  *   GET /accounts/{id}/balance     one of those accounts' balance
  *
- * Every request is authenticated like any protected route and needs the payments:read scope (RFC 6750 §3.1
- * insufficient_scope otherwise) before its path is even looked at. A partner sees a payment it sent (same OAuth
- * client) or one that names one of its BICs as instructing or creditor agent, and only its own accounts; anything
- * else gets exactly the answer of something that does not exist, so probing never reveals what others hold.
+ * Every request is authenticated like any protected route, needs the payments:read scope (RFC 6750 §3.1
+ * insufficient_scope otherwise) and passes the partner's `read` rate limit (routes/authorised-caller.ts) before its
+ * path is even looked at. A partner sees a payment it sent (same OAuth client) or one that names one of its BICs as
+ * instructing or creditor agent, and only its own accounts; anything else gets exactly the answer of something that does not exist, so probing never reveals what others hold.
  * Every answer is `Cache-Control: no-store`: statuses and balances must not sit in caches.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 import { normalizeBic } from '../ledger/accounts.ts';
-import { FAPI_SIGNING_ALGORITHMS } from '../partners/registry.ts';
 import { type AccountView, type BalanceView, type PaymentReads, type PaymentView, UUID_TEXT } from '../payments/read-model.ts';
-import { authFailureResponse, type IntakeResponse, pacs002Response, problemResponse } from '../payments/responses.ts';
-import { isAuthFailure } from '../security/auth-failure.ts';
-import { type Authenticator, type Caller, requireScope } from '../security/authenticate.ts';
-import { authRequestOf } from './intake.ts';
+import { type IntakeResponse, pacs002Response, problemResponse } from '../payments/responses.ts';
+import type { Caller } from '../security/authenticate.ts';
+import { answer, authorisedCaller, type CallerGateOptions } from './authorised-caller.ts';
+
+export { answer } from './authorised-caller.ts';
 
 /** The scope every read needs. */
 export const READ_SCOPE = 'payments:read';
@@ -65,36 +65,19 @@ const ACCOUNT_ID_TEXT = /^[1-9][0-9]*$/;
 /** Media types (RFC 9110 §12.5.1) that ask for the pacs.002 rather than JSON. */
 const XML_MEDIA_TYPES: ReadonlySet<string> = new Set(['application/xml', 'text/xml']);
 
-export interface PaymentsReadRouteOptions {
-  readonly authenticate: Authenticator;
-  readonly now: () => Date;
+export interface PaymentsReadRouteOptions extends CallerGateOptions {
   readonly reads: PaymentReads;
 }
 
 export async function paymentsReadRoute(app: FastifyInstance, options: PaymentsReadRouteOptions): Promise<void> {
   const { reads } = options;
 
-  /** Authenticates and checks the scope; undefined when the refusal has been sent. */
-  const reader = async (request: FastifyRequest, reply: FastifyReply): Promise<Caller | undefined> => {
-    const caller = await options.authenticate(authRequestOf(request, options.now()));
-    if (isAuthFailure(caller)) {
-      answer(reply, authFailureResponse(caller, FAPI_SIGNING_ALGORITHMS));
-      return undefined;
-    }
-    const insufficientScope = requireScope(caller, READ_SCOPE);
-    if (insufficientScope !== undefined) {
-      answer(reply, authFailureResponse(insufficientScope, FAPI_SIGNING_ALGORITHMS), caller);
-      return undefined;
-    }
-    return caller;
-  };
-
   /**
    * Runs a read for an authorised caller. The database failing is no fault of the request: 503 with Retry-After
    * (and the cause in our log), never a 500 — a read changes nothing, so a retry is always safe.
    */
   const readFor = async (request: FastifyRequest, reply: FastifyReply, read: (caller: Caller) => Promise<FastifyReply>): Promise<FastifyReply> => {
-    const caller = await reader(request, reply);
+    const caller = await authorisedCaller(request, reply, options, READ_SCOPE, 'read');
     if (caller === undefined) return reply;
     try {
       return await read(caller);
@@ -179,12 +162,6 @@ export function json(status: number, body: unknown, extraHeaders: Record<string,
     headers: { 'cache-control': 'no-store', 'content-type': 'application/json; charset=utf-8', ...extraHeaders },
     body: JSON.stringify(body),
   };
-}
-
-/** Sends an answer, with the fresher DPoP nonce the caller should use next when there is one. */
-export function answer(reply: FastifyReply, response: IntakeResponse, caller?: Caller): FastifyReply {
-  if (caller?.dpopNonce !== undefined) reply.header('dpop-nonce', caller.dpopNonce);
-  return reply.code(response.status).headers(response.headers).send(response.body);
 }
 
 /** The partner's view: the internal row id and the sender's client id stay inside; bigints become strings. */

@@ -20,11 +20,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type pg from 'pg';
 
-import { FAPI_SIGNING_ALGORITHMS } from '../partners/registry.ts';
 import { type PaymentReads, UUID_TEXT } from '../payments/read-model.ts';
-import { authFailureResponse, type IntakeResponse, problemResponse } from '../payments/responses.ts';
-import { isAuthFailure } from '../security/auth-failure.ts';
-import { type Authenticator, type Caller, requireScope } from '../security/authenticate.ts';
+import { type IntakeResponse, problemResponse } from '../payments/responses.ts';
+import type { Caller } from '../security/authenticate.ts';
 import {
   createEndpoint,
   EndpointRefused,
@@ -49,8 +47,8 @@ import {
   redeliverDead,
   WEBHOOK_OPERATION_LIMITS,
 } from '../webhooks/operations.ts';
-import { authRequestOf } from './intake.ts';
-import { answer, json, maySee, READ_SCOPE } from './payments-read.ts';
+import { answer, authorisedCaller, type CallerGateOptions } from './authorised-caller.ts';
+import { json, maySee, READ_SCOPE } from './payments-read.ts';
 import { readJsonBody, WEBHOOK_API_BODY_LIMITS } from './webhooks-json-body.ts';
 
 /** The scope every change needs (the same as sending payments: whoever may send may say where to be told). */
@@ -182,9 +180,7 @@ export interface WebhookApiDependencies {
   readonly allowInsecureEndpoints: boolean;
 }
 
-export interface WebhookRouteOptions extends WebhookApiDependencies {
-  readonly authenticate: Authenticator;
-  readonly now: () => Date;
+export interface WebhookRouteOptions extends WebhookApiDependencies, CallerGateOptions {
   readonly reads: PaymentReads;
 }
 
@@ -206,14 +202,12 @@ export async function webhooksRoute(app: FastifyInstance, options: WebhookRouteO
   app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
 
   /**
-   * Authenticates, checks the scope, then runs `work`. An EndpointRefused becomes its documented 4xx; anything
+   * Authenticates, checks the scope and the partner's `webhooks` rate limit, then runs `work`. An EndpointRefused becomes its documented 4xx; anything
    * else `work` throws is the database failing (no fault of the request): 503 with Retry-After, cause in our log.
    */
   const handle = async (request: FastifyRequest, reply: FastifyReply, scope: string, work: Work): Promise<FastifyReply> => {
-    const caller = await options.authenticate(authRequestOf(request, options.now()));
-    if (isAuthFailure(caller)) return answer(reply, authFailureResponse(caller, FAPI_SIGNING_ALGORITHMS));
-    const insufficientScope = requireScope(caller, scope);
-    if (insufficientScope !== undefined) return answer(reply, authFailureResponse(insufficientScope, FAPI_SIGNING_ALGORITHMS), caller);
+    const caller = await authorisedCaller(request, reply, options, scope, 'webhooks');
+    if (caller === undefined) return reply;
     try {
       return await work(caller);
     } catch (error) {

@@ -59,11 +59,20 @@ export interface ChildHandle {
   start(): Promise<void>;
   /** SIGKILL, and resolves once the process has exited. No-op when it is not running. */
   kill(): Promise<void>;
+  /** Sends `signal` (SIGTERM, SIGINT…) without waiting; false when the process is not running. */
+  signal(signal: NodeJS.Signals): boolean;
+  /** How the current (or last) run ended, once it has; rejects if it has not within `timeoutMs`. */
+  exit(timeoutMs?: number): Promise<ChildExit>;
   readonly running: boolean;
   /** How many times it was started. */
   readonly starts: number;
   /** Everything the process wrote (all runs), for failure messages. */
   output(): string;
+}
+
+export interface ChildExit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
 }
 
 interface ChildSpec {
@@ -77,7 +86,7 @@ interface ChildSpec {
 
 function childHandle(spec: ChildSpec): ChildHandle {
   let child: ChildProcess | undefined;
-  let exited: Promise<void> = Promise.resolve();
+  let exited: Promise<ChildExit> = Promise.resolve({ code: null, signal: null });
   let starts = 0;
   let log = '';
 
@@ -101,10 +110,10 @@ function childHandle(spec: ChildSpec): ChildHandle {
       child = started;
       running.add(started);
       exited = new Promise((resolve) =>
-        started.once('exit', () => {
+        started.once('exit', (code, signal) => {
           running.delete(started);
           if (child === started) child = undefined;
-          resolve();
+          resolve({ code, signal });
         }),
       );
       return new Promise<void>((resolve, reject) => {
@@ -130,6 +139,18 @@ function childHandle(spec: ChildSpec): ChildHandle {
           reject(new Error(`${spec.name} exited (code ${code}, signal ${signal}) before it was ready:\n${log}`));
         });
       });
+    },
+    signal(signal) {
+      return child?.kill(signal) ?? false;
+    },
+    async exit(timeoutMs = EXIT_TIMEOUT_MS) {
+      let timer: NodeJS.Timeout | undefined;
+      return Promise.race([
+        exited,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`${spec.name} did not exit within ${timeoutMs} ms:\n${log}`)), timeoutMs);
+        }),
+      ]).finally(() => clearTimeout(timer));
     },
     async kill() {
       const current = child;
@@ -181,6 +202,8 @@ export async function startRedisServer(port?: number): Promise<PrivateRedis> {
     url: `redis://127.0.0.1:${chosen}`,
     start: () => handle.start(),
     kill: () => handle.kill(),
+    signal: (signal) => handle.signal(signal),
+    exit: (timeoutMs) => handle.exit(timeoutMs),
     output: () => handle.output(),
     get running() {
       return handle.running;
