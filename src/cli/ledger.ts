@@ -11,13 +11,13 @@
  */
 import { parseArgs } from 'node:util';
 
-import pg from 'pg';
 
 import { settlementCurrencyExponent } from '../iso20022/rules/currencies.ts';
 import { normalizeBic } from '../ledger/accounts.ts';
 import { fundSettlementAccount, FundingError, FUNDING_TEXT_LENGTH_MAX, LEDGER_MINOR_UNITS_MAX } from '../ledger/fund.ts';
 import { amountIn, createPaymentReads } from '../payments/read-model.ts';
 import { EXIT, type CliIo, UsageError } from './io.ts';
+import { operatorDatabasePool } from './operator-database.ts';
 
 export const LEDGER_USAGE = `usage: DATABASE_URL=postgres://user@host:5432/db isogw ledger <subcommand> [options]
 
@@ -67,11 +67,7 @@ export async function runLedger(args: string[], io: CliIo, env: NodeJS.ProcessEn
       if (values[option] !== undefined) throw new UsageError(`ledger balance takes no --${option}`);
     }
   }
-  const url = env.DATABASE_URL;
-  if (url === undefined || url === '') throw new UsageError('DATABASE_URL is required (e.g. postgres://postgres@127.0.0.1:5432/postgres)');
-
-  const pool = new pg.Pool({ connectionString: url, max: 1 });
-  pool.on('error', () => {}); // an idle connection dropping is reported by the next query, not as a crash
+  const pool = operatorDatabasePool(env);
   try {
     if (fundRequest !== undefined) {
       const funded = await fundSettlementAccount(pool, { bic, ...fundRequest });

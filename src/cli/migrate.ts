@@ -3,10 +3,10 @@
  * prints what it applied. Safe to run from several places at once (the migrator takes an advisory lock) and again
  * and again (applied files are skipped; an edited applied file is an error: add a new file instead).
  */
-import pg from 'pg';
 
 import { migrate, MigrationError } from '../db/migrate.ts';
 import { EXIT, type CliIo, UsageError } from './io.ts';
+import { operatorDatabasePool } from './operator-database.ts';
 
 export const MIGRATE_USAGE = `usage: DATABASE_URL=postgres://user@host:5432/db isogw migrate
 
@@ -19,9 +19,7 @@ export async function runMigrate(args: string[], io: CliIo, env: NodeJS.ProcessE
     return EXIT.ok;
   }
   if (args.length > 0) throw new UsageError(`migrate takes no arguments (got "${args.join(' ')}")`);
-  const url = env.DATABASE_URL;
-  if (url === undefined || url === '') throw new UsageError('DATABASE_URL is required (e.g. postgres://postgres@127.0.0.1:5432/postgres)');
-  const pool = new pg.Pool({ connectionString: url, max: 1 });
+  const pool = operatorDatabasePool(env);
   try {
     const report = await migrate(pool);
     for (const name of report.alreadyApplied) io.out(`already  ${name}`);

@@ -14,11 +14,11 @@
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 
-import pg from 'pg';
 
 import { OnwardSettlementError, EXTERNAL_STATUS_REASON_CODES, releaseHeldPayment, settleHeldPayment } from '../payments/onward-settlement.ts';
 import { createPaymentReads, type PaymentView, UUID_TEXT } from '../payments/read-model.ts';
 import { EXIT, type CliIo, UsageError } from './io.ts';
+import { operatorDatabasePool } from './operator-database.ts';
 
 export const PAYMENTS_USAGE = `usage: DATABASE_URL=postgres://user@host:5432/db isogw payments <subcommand> UETR [options]
 
@@ -72,11 +72,7 @@ export async function runPayments(args: string[], io: CliIo, env: NodeJS.Process
   }
   const gatewayBic = env.ISOGW_BIC === undefined || env.ISOGW_BIC === '' ? undefined : env.ISOGW_BIC;
   if (command !== 'show' && gatewayBic !== undefined && !BIC.test(gatewayBic)) throw new UsageError(`ISOGW_BIC "${gatewayBic}" is not a BIC (8 or 11 capital letters and digits, ISO 9362)`);
-  const url = env.DATABASE_URL;
-  if (url === undefined || url === '') throw new UsageError('DATABASE_URL is required (e.g. postgres://postgres@127.0.0.1:5432/postgres)');
-
-  const pool = new pg.Pool({ connectionString: url, max: 1 });
-  pool.on('error', () => {}); // an idle connection dropping is reported by the next query, not as a crash
+  const pool = operatorDatabasePool(env);
   try {
     if (command === 'show') {
       const payment = await createPaymentReads(pool).paymentByUetr(uetr);

@@ -6,10 +6,10 @@
  */
 import { parseArgs } from 'node:util';
 
-import pg from 'pg';
 
 import { type ProjectionRebuildReport, rebuildProjections } from '../ops/projections.ts';
 import { EXIT, type CliIo, UsageError } from './io.ts';
+import { operatorDatabasePool } from './operator-database.ts';
 
 export const PROJECTIONS_USAGE = `usage: DATABASE_URL=postgres://user@host:5432/db isogw projections rebuild [--json]
 
@@ -30,11 +30,7 @@ export async function runProjections(args: string[], io: CliIo, env: NodeJS.Proc
     io.out(PROJECTIONS_USAGE);
     return EXIT.ok;
   }
-  const url = env.DATABASE_URL;
-  if (url === undefined || url === '') throw new UsageError('DATABASE_URL is required (e.g. postgres://postgres@127.0.0.1:5432/postgres)');
-
-  const pool = new pg.Pool({ connectionString: url, max: 1 });
-  pool.on('error', () => {}); // an idle connection dropping is reported by the next query, not as a crash
+  const pool = operatorDatabasePool(env);
   let report: ProjectionRebuildReport;
   try {
     report = await rebuildProjections(pool);

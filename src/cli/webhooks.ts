@@ -33,6 +33,7 @@ import {
 } from '../webhooks/operations.ts';
 import { UUID_TEXT } from '../payments/read-model.ts';
 import { EXIT, type CliIo, UsageError } from './io.ts';
+import { operatorDatabasePool } from './operator-database.ts';
 
 export const WEBHOOKS_USAGE = `usage: DATABASE_URL=postgres://user@host:5432/db isogw webhooks <subcommand> [options] [--json]
 
@@ -95,11 +96,7 @@ export async function runWebhooks(args: string[], io: CliIo, env: NodeJS.Process
     return EXIT.ok;
   }
   const request = requestOf(command, values);
-  const url = env.DATABASE_URL;
-  if (url === undefined || url === '') throw new UsageError('DATABASE_URL is required (e.g. postgres://postgres@127.0.0.1:5432/postgres)');
-
-  const pool = new pg.Pool({ connectionString: url, max: 1 });
-  pool.on('error', () => {}); // an idle connection dropping is reported by the next query, not as a crash
+  const pool = operatorDatabasePool(env);
   const print = values.json ? (document: unknown) => io.out(JSON.stringify(document, bigintAsString)) : undefined;
   try {
     return await perform(pool, request, io, print);
