@@ -243,7 +243,14 @@ async function startOperations(config: GatewayConfig, telemetry: Telemetry, data
   const { host, port, operatorTokenSha256 } = config.operations!;
   // The operator's page reads through the gateway's own pool, as the app role (read grants on all it shows).
   const operatorPage = operatorTokenSha256 === undefined ? undefined : createOperatorPage({ pool: database, tokenSha256: operatorTokenSha256 });
-  const listener = await startOpsListener({ host, port, registry: telemetry.metrics.registry, readiness, operatorPage });
+  const listener = await startOpsListener({
+    host,
+    port,
+    registry: telemetry.metrics.registry,
+    readiness,
+    operatorPage,
+    logError: (error, path) => telemetry.logger.error({ err: error, path }, 'operations listener could not answer'),
+  });
   return {
     ...listener,
     async close() {

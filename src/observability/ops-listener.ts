@@ -28,6 +28,8 @@ export interface OpsListenerOptions {
   readonly readinessTimeoutMs?: number | undefined;
   /** Serves /ops/* (it authenticates its callers itself); undefined = /ops/* is a 404. */
   readonly operatorPage?: OperatorPage | undefined;
+  /** Where a failure to answer is reported (the gateway's logger); the caller only learns that it failed. */
+  readonly logError?: ((error: unknown, path: string) => void) | undefined;
 }
 
 export interface OpsListener {
@@ -37,15 +39,22 @@ export interface OpsListener {
   close(): Promise<void>;
 }
 
+/** Seconds a caller of the operations listener should wait after a 503. */
+const OPS_UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
+
 export async function startOpsListener(options: OpsListenerOptions): Promise<OpsListener> {
   const readinessTimeoutMs = options.readinessTimeoutMs ?? OBSERVABILITY_LIMITS.readinessCheckTimeoutMs;
   const server = createServer(
     { requestTimeout: OBSERVABILITY_LIMITS.opsRequestTimeoutMs, headersTimeout: OBSERVABILITY_LIMITS.opsHeadersTimeoutMs },
     (request, response) => {
       void answer(request, response).catch((error: unknown) => {
-        // Our own failure (a metric's collect function threw): the scraper records a failed scrape.
-        if (!response.headersSent) json(response, 500, { error: 'server_error', error_description: (error as Error).message });
-        else response.destroy();
+        // The database behind an operator page went away, or a metric's collect function threw. The cause goes to
+        // our log, never to the caller (a driver's message can carry SQL and host names): 503, try again.
+        options.logError?.(error, request.url ?? '/');
+        if (!response.headersSent) {
+          response.setHeader('retry-after', String(OPS_UNAVAILABLE_RETRY_AFTER_SECONDS));
+          json(response, 503, { error: 'unavailable', error_description: 'this could not be answered right now; the cause is in the gateway log' });
+        } else response.destroy();
       });
     },
   );
